@@ -1,0 +1,136 @@
+"""API tokens: created once and shown once, stored as SHA-256, scoped, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import ids
+from ..errors import Forbidden, NotFound, Unauthorized
+from ..ledger import Actor
+from ..models import ApiToken, Partner
+
+PARTNER_SCOPES = ("read", "channels", "billing", "full")
+OPERATOR_SCOPES = ("full", "gateway")
+
+# What each scope may do. "read" covers every GET; "full" adds managing tokens/settings.
+GRANTS = {
+    "read": {"read"},
+    "channels": {"read", "channels"},
+    "billing": {"read", "billing"},
+    "full": {"read", "channels", "billing", "full"},
+    "gateway": {"gateway"},
+}
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    kind: str  # partner | operator
+    scope: str
+    partner_id: str | None = None
+    partner_name: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("operator" if self.kind == "operator" else "token", self.token_id)
+
+    @property
+    def idempotency_scope(self) -> str:
+        return self.partner_id if self.partner_id else f"operator:{self.token_id}"
+
+    def require(self, permission: str) -> None:
+        if permission not in GRANTS[self.scope]:
+            raise Forbidden("token scope too narrow",
+                            f"this needs a token with '{permission}' rights; this token has scope '{self.scope}'")
+
+    def require_partner(self, name: str | None = None) -> str:
+        if self.kind != "partner" or self.partner_id is None:
+            raise Forbidden("partner token required", "use a partner API token for this route")
+        if name is not None and name != self.partner_name:
+            raise Forbidden("not your partner account", f"this token belongs to partner '{self.partner_name}'")
+        return self.partner_id
+
+    def require_operator(self, permission: str = "full") -> None:
+        if self.kind != "operator":
+            raise Forbidden("operator token required", "this route is for the platform operator")
+        self.require(permission)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: str
+    token: str
+    scope: str
+    name: str
+    partner_id: str | None
+    created_ms: int
+    expires_ms: int | None
+
+    def public(self) -> dict:
+        return {"id": self.id, "token": self.token, "scope": self.scope, "name": self.name,
+                "createdAt": self.created_ms, "expiresAt": self.expires_ms}
+
+
+async def issue(session: AsyncSession, *, kind: str, scope: str, now_ms: int,
+                partner_id: str | None = None, name: str = "", expires_ms: int | None = None) -> IssuedToken:
+    allowed = PARTNER_SCOPES if kind == "partner" else OPERATOR_SCOPES
+    if scope not in allowed:
+        raise Forbidden("unknown scope", f"scope must be one of {', '.join(allowed)}", status=422)
+    raw = ids.api_token(kind)
+    token = ApiToken(id=ids.token_id(), kind=kind, partner_id=partner_id, name=name, scope=scope,
+                     token_hash=hash_token(raw), prefix=raw[:8], created_ms=now_ms, expires_ms=expires_ms)
+    session.add(token)
+    await session.flush()
+    return IssuedToken(token.id, raw, scope, name, partner_id, now_ms, expires_ms)
+
+
+async def authenticate(session: AsyncSession, raw: str | None, now_ms: int) -> Principal:
+    if not raw:
+        raise Unauthorized("missing API token", "send 'Authorization: Bearer <token>' or '?token=<token>'")
+    row = (await session.execute(
+        select(ApiToken.id, ApiToken.kind, ApiToken.scope, ApiToken.partner_id, ApiToken.expires_ms,
+               ApiToken.revoked_ms, Partner.name, Partner.status)
+        .outerjoin(Partner, Partner.id == ApiToken.partner_id)
+        .where(ApiToken.token_hash == hash_token(raw))
+    )).first()
+    if row is None:
+        raise Unauthorized("invalid API token", "the token is unknown")
+    if row.revoked_ms is not None:
+        raise Unauthorized("invalid API token", "the token was revoked")
+    if row.expires_ms is not None and row.expires_ms <= now_ms:
+        raise Unauthorized("invalid API token", "the token has expired")
+    if row.kind == "partner" and row.status != "active":
+        raise Forbidden("partner suspended", "this partner account is suspended; contact the operator")
+    return Principal(row.id, row.kind, row.scope, row.partner_id, row.name)
+
+
+async def list_tokens(session: AsyncSession, partner_id: str | None) -> list[dict]:
+    stmt = select(ApiToken).order_by(ApiToken.created_ms, ApiToken.id)
+    stmt = stmt.where(ApiToken.partner_id == partner_id) if partner_id else stmt.where(ApiToken.kind == "operator")
+    return [token_public(t) for t in (await session.execute(stmt)).scalars()]
+
+
+def token_public(t: ApiToken) -> dict:
+    return {"id": t.id, "name": t.name, "scope": t.scope, "prefix": t.prefix, "kind": t.kind,
+            "createdAt": t.created_ms, "expiresAt": t.expires_ms, "revokedAt": t.revoked_ms}
+
+
+async def revoke(session: AsyncSession, token_id: str, now_ms: int, partner_id: str | None = None) -> dict:
+    stmt = update(ApiToken).where(ApiToken.id == token_id)
+    if partner_id is not None:
+        stmt = stmt.where(ApiToken.partner_id == partner_id)
+    result = await session.execute(stmt.where(ApiToken.revoked_ms.is_(None)).values(revoked_ms=now_ms))
+    if result.rowcount == 0:
+        existing = await session.get(ApiToken, token_id)
+        if existing is None or (partner_id is not None and existing.partner_id != partner_id):
+            raise NotFound("token not found", f"no token with id {token_id}")
+    token = await session.get(ApiToken, token_id)
+    return token_public(token)

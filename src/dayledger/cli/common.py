@@ -1,0 +1,89 @@
+"""What every CLI command shares: settings, a migrated database, output and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..clock import Clock
+from ..config import get_settings
+from ..db import Database
+from ..errors import DayledgerError
+from ..ledger import Actor
+
+T = TypeVar("T")
+CLI_ACTOR = Actor("operator", "cli")
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def prepare_database() -> str:
+    settings = get_settings()
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.sqlalchemy_url()
+    from ..migrations import upgrade
+    upgrade(url)
+    return url
+
+
+def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run ``fn(session, now_ms, *args)`` in one committed transaction, reporting errors
+    on stderr with a non-zero exit and never a traceback."""
+    try:
+        url = prepare_database()
+    except Exception as exc:  # noqa: BLE001 - any start-up failure is reported plainly
+        fail(f"cannot open the database: {exc}")
+
+    async def main() -> T:
+        db = Database(url, pool_size=1)
+        try:
+            return await db.run(lambda session: fn(session, Clock().now_ms(), *args))
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DayledgerError as exc:
+        fail(f"{exc.message}" + (f": {exc.details}" if exc.details else ""))
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        fail(f"{type(exc).__name__}: {exc}", code=2)
+    raise AssertionError("unreachable")
+
+
+def emit(data: dict | list, as_json: bool, *, title: str | None = None,
+         columns: list[str] | None = None) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+        return
+    rows = data if isinstance(data, list) else [data]
+    if not rows:
+        out.print("(none)")
+        return
+    table = Table(title=title)
+    columns = columns or list(rows[0].keys())
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(format_cell(row.get(c)) for c in columns))
+    out.print(table)
+
+
+def format_cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return "" if value is None else str(value)

@@ -1,0 +1,62 @@
+"""The ``dayledger`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from . import partner, token
+from .common import err, fail, out, prepare_database, run
+
+app = typer.Typer(help="dayledger: prepaid days for partner-sold API channels.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(partner.app, name="partner")
+app.add_typer(token.app, name="token")
+app.add_typer(token.operator_app, name="operator-token")
+
+
+@app.command()
+def serve(host: str = typer.Option(None, "--host"), port: int = typer.Option(None, "--port"),
+          worker: bool = typer.Option(True, "--worker/--no-worker", help="Run background jobs in this process")) -> None:
+    """Migrate the database and serve the API (and, by default, the worker)."""
+    import uvicorn
+
+    from ..app import create_app
+    from ..config import get_settings
+    settings = get_settings()
+    try:
+        prepare_database()
+    except Exception as exc:  # noqa: BLE001
+        fail(f"cannot open the database: {exc}")
+    app_ = create_app(settings, run_worker=worker)
+    host, port = host or settings.host, port or settings.port
+    err.print(f"dayledger serving on http://{host}:{port}  (database: {settings.sqlalchemy_url().split('://')[0]})")
+    uvicorn.run(app_, host=host, port=port, log_level=settings.log_level, access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    try:
+        prepare_database()
+    except Exception as exc:  # noqa: BLE001
+        fail(f"migration failed: {exc}")
+    out.print("database is up to date")
+
+
+@app.command()
+def verify() -> None:
+    """Check every ledger invariant; exits 1 naming each violation."""
+    from ..ledger import verify as check
+
+    async def fn(session, now):
+        return await check(session)
+    problems = run(fn)
+    if problems:
+        for p in problems:
+            err.print(f"violation: {p}", highlight=False)
+        raise typer.Exit(1)
+    out.print("ledger OK: balances equal their entries, nothing negative, no orphans")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,49 @@
+"""dayledger token ... and operator-token ...: API credentials."""
+
+from __future__ import annotations
+
+import typer
+
+from ..auth import service as auth
+from ..partners import service as partners
+from .common import emit, run
+
+app = typer.Typer(help="Partner API tokens.", no_args_is_help=True)
+operator_app = typer.Typer(help="Operator tokens for /admin and the gateway API.", no_args_is_help=True)
+TOKEN_COLUMNS = ["id", "scope", "name", "token"]
+
+
+@app.command()
+def create(partner: str, scope: str = typer.Option("full", "--scope", help="read, channels, billing or full"),
+           name: str = typer.Option("", "--name"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Create a partner API token. The secret is printed once."""
+    async def fn(session, now):
+        p = await partners.get(session, partner)
+        return (await auth.issue(session, kind="partner", scope=scope, now_ms=now,
+                                 partner_id=p.id, name=name)).public()
+    emit(run(fn), as_json, columns=TOKEN_COLUMNS)
+
+
+@app.command()
+def revoke(token_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Revoke a token (partner or operator) by its id."""
+    async def fn(session, now):
+        return await auth.revoke(session, token_id, now)
+    emit(run(fn), as_json, columns=["id", "kind", "scope", "revokedAt"])
+
+
+@app.command("list")
+def list_(partner: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """A partner's tokens (ids and scopes, never secrets)."""
+    async def fn(session, now):
+        return await auth.list_tokens(session, (await partners.get(session, partner)).id)
+    emit(run(fn), as_json, columns=["id", "name", "scope", "prefix", "revokedAt"])
+
+
+@operator_app.command("create")
+def operator_create(scope: str = typer.Option("full", "--scope", help="full or gateway"),
+                    name: str = typer.Option("", "--name"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Create an operator token. The secret is printed once."""
+    async def fn(session, now):
+        return (await auth.issue(session, kind="operator", scope=scope, now_ms=now, name=name)).public()
+    emit(run(fn), as_json, columns=TOKEN_COLUMNS)

@@ -1,0 +1,62 @@
+"""All configuration, read from environment variables prefixed ``DAYLEDGER_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DAYLEDGER_", extra="ignore")
+
+    data_dir: Path = Path("dayledger-data")
+    database_url: str | None = None
+    db_pool_size: int = 10
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    channel_api_url: str = "https://gate.whapi.cloud"
+    channel_server: int = 1
+
+    default_trial_days: int = 5
+    default_days_limit: int = 7
+    default_sandbox_limit: int = 1
+    default_currency: str = "USD"
+    default_price_per_month: str = "30.00"
+
+    create_rate_limit: int = 20
+    create_rate_window_seconds: int = 1800
+
+    idempotency_retention_hours: int = 72
+    worker_interval_seconds: float = 5.0
+    expiry_batch_size: int = 5000
+
+    log_level: str = "info"
+
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the driver dayledger uses for that engine."""
+        url = self.database_url
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'dayledger.db').resolve()}"
+        return normalize_database_url(url)
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and ``sqlite:///`` URLs and pick our async driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database {base!r}: use postgresql:// or sqlite:///")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

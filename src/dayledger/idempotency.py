@@ -1,0 +1,94 @@
+"""Idempotency keys (SPEC 4.9).
+
+The first successful response to a keyed request is stored in the same transaction as
+its effect, so a crash loses both or keeps both. A repeat with the same body replays
+it; the same key with another body is refused with 422; a repeat while the first is
+still being processed gets 409 (an in-process registry, plus a transaction-scoped
+advisory lock on PostgreSQL for requests handled by other processes). Failed requests
+store nothing, so the client may retry them with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .errors import Conflict, Unprocessable
+from .models import IdempotencyKey
+
+MAX_KEY_LENGTH = 255
+
+
+def request_hash(method: str, path: str, query: str, body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    h = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query.encode(), canonical):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def check_key(key: str) -> None:
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise Unprocessable("invalid Idempotency-Key", f"the key must be 1 to {MAX_KEY_LENGTH} characters")
+
+
+class InFlight:
+    """Keys being processed by this process right now."""
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+
+    def enter(self, ident: str) -> None:
+        if ident in self._keys:
+            raise Conflict("request in progress", "a request with this Idempotency-Key is still being processed")
+        self._keys.add(ident)
+
+    def leave(self, ident: str) -> None:
+        self._keys.discard(ident)
+
+
+def hash_token_key(token: str | None, key: str) -> str:
+    return hashlib.sha256(f"{token}\0{key}".encode()).hexdigest()
+
+
+async def lock_key(session: AsyncSession, scope: str, key: str) -> None:
+    """On PostgreSQL, refuse (409) a key another process is processing at this moment."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    lock_id = zlib.crc32(f"{scope}\0{key}".encode()) - 2**31
+    got = (await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id})).scalar()
+    if not got:
+        raise Conflict("request in progress", "a request with this Idempotency-Key is still being processed")
+
+
+async def find(session: AsyncSession, scope: str, key: str, req_hash: str) -> tuple[int, str] | None:
+    row = (await session.execute(
+        select(IdempotencyKey.request_hash, IdempotencyKey.status_code, IdempotencyKey.response_body)
+        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    )).first()
+    if row is None:
+        return None
+    if row.request_hash != req_hash:
+        raise Unprocessable("Idempotency-Key reused with a different request",
+                            "each key identifies one request; send a new key for a new request")
+    return row.status_code, row.response_body
+
+
+async def store(session: AsyncSession, scope: str, key: str, req_hash: str, status: int,
+                body: str, now_ms: int) -> None:
+    await session.execute(insert(IdempotencyKey).values(
+        scope=scope, key=key, request_hash=req_hash, status_code=status,
+        response_body=body, created_ms=now_ms))
+
+
+async def purge(session: AsyncSession, older_than_ms: int) -> int:
+    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_ms < older_than_ms))
+    return result.rowcount or 0

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class LedgerEntry(Base):
+    """One movement of days. Append-only: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
+        CheckConstraint("days >= 0", name="days_not_negative"),
+        Index("ix_ledger_partner_time", "partner_id", "id"),
+        Index("ix_ledger_channel", "channel_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(24))
+    # Size of the movement as the caller asked for it (always >= 0).
+    days: Mapped[int] = mapped_column(BigInteger)
+    # Signed effect on the partner balance; the stored balance is their sum.
+    balance_delta: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    # Signed effect on the channel's time, in days (trial grants and paid days).
+    channel_id: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    channel_days: Mapped[int] = mapped_column(BigInteger, default=0)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4), nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)

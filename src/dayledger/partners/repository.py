@@ -1,0 +1,67 @@
+"""Queries for partners and their history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Channel, LedgerEntry, Partner
+
+
+async def by_name(session: AsyncSession, name: str, *, for_update: bool = False) -> Partner | None:
+    stmt = select(Partner).where(Partner.name == name)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def page(session: AsyncSession, count: int, offset: int) -> tuple[Sequence[Partner], int]:
+    total = (await session.execute(select(func.count()).select_from(Partner))).scalar_one()
+    rows = (await session.execute(
+        select(Partner).order_by(Partner.created_ms, Partner.id).limit(count).offset(offset))).scalars().all()
+    return rows, total
+
+
+async def channel_counts(session: AsyncSession, partner_ids: Sequence[str], now_ms: int) -> dict[str, dict]:
+    """Per partner: live channel counts by mode and by run state."""
+    counts: dict[str, dict] = {
+        pid: {"total": 0, "byMode": {"trial": 0, "live": 0, "dev": 0, "dev_archive": 0},
+              "byState": {"running": 0, "stopped": 0, "expired": 0}} for pid in partner_ids}
+    if not partner_ids:
+        return counts
+    running = (~Channel.stopped) & ((Channel.mode == "dev") | (Channel.active_till_ms > now_ms))
+    rows = (await session.execute(
+        select(Channel.partner_id, Channel.mode, Channel.expired, running.label("running"), func.count())
+        .where(Channel.partner_id.in_(partner_ids), Channel.deleted_ms.is_(None))
+        .group_by(Channel.partner_id, Channel.mode, Channel.expired, running)
+    )).all()
+    for pid, mode, expired, is_running, n in rows:
+        c = counts[pid]
+        c["total"] += n
+        c["byMode"][mode] = c["byMode"].get(mode, 0) + n
+        state = "expired" if expired else ("running" if is_running else "stopped")
+        c["byState"][state] += n
+    return counts
+
+
+def history_query(partner_id: str, *, type: str | None = None, channel_id: str | None = None,
+                  since_ms: int | None = None, until_ms: int | None = None) -> Select:
+    stmt = select(LedgerEntry).where(LedgerEntry.partner_id == partner_id)
+    if type:
+        stmt = stmt.where(LedgerEntry.type == type)
+    if channel_id:
+        stmt = stmt.where(LedgerEntry.channel_id == channel_id)
+    if since_ms is not None:
+        stmt = stmt.where(LedgerEntry.created_ms >= since_ms)
+    if until_ms is not None:
+        stmt = stmt.where(LedgerEntry.created_ms < until_ms)
+    return stmt
+
+
+async def history_page(session: AsyncSession, stmt: Select, count: int, offset: int) -> tuple[list, int]:
+    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    rows = (await session.execute(
+        stmt.order_by(LedgerEntry.id.desc()).limit(count).offset(offset))).scalars().all()
+    return list(rows), total

@@ -1,0 +1,118 @@
+"""HTTP glue shared by every router: the token, one transaction per request,
+authorization and idempotency, and JSON responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import idempotency
+from .auth.service import Principal, authenticate
+from .clock import Clock
+from .config import Settings
+from .db import Database
+
+Handler = Callable[[AsyncSession, Principal], Awaitable[Any]]
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    in_flight: idempotency.InFlight
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def raw_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.query_params.get("token") or None
+
+
+class PagingParams:
+    """``count`` 1-500 (default 100) and ``offset`` >= 0, as in the reference API."""
+
+    def __init__(self, count: int = Query(100, ge=1, le=500, description="Count of objects to return"),
+                 offset: int = Query(0, ge=0, le=10**9, description="Offset of objects to return")) -> None:
+        self.count = count
+        self.offset = offset
+
+
+Paging = Annotated[PagingParams, Depends()]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+async def principal_for(session: AsyncSession, request: Request, permission: str) -> Principal:
+    principal = await authenticate(session, raw_token(request), services(request).clock.now_ms())
+    if permission == "operator":
+        principal.require_operator()
+    elif permission == "gateway":
+        principal.require_operator("gateway")
+    else:
+        principal.require(permission)
+    return principal
+
+
+async def authorized(request: Request, fn: Handler, *, permission: str = "read") -> Any:
+    """Run ``fn`` in one transaction after authorization and return its value as is
+    (for replies that are streamed after the transaction)."""
+    async def work(session: AsyncSession) -> Any:
+        return await fn(session, await principal_for(session, request, permission))
+    return await services(request).db.run(work)
+
+
+async def handle(request: Request, fn: Handler, *, permission: str, status: int = 200) -> Response:
+    """Authenticate, authorize, run ``fn`` in one transaction; for mutating requests with an
+    ``Idempotency-Key``, replay or record the response in that same transaction."""
+    svc = services(request)
+    key = request.headers.get("idempotency-key") if request.method in MUTATING else None
+    if key is None:
+        async def work(session: AsyncSession) -> Response:
+            return json_response(await fn(session, await principal_for(session, request, permission)), status)
+        return await svc.db.run(work)
+
+    idempotency.check_key(key)
+    req_hash = idempotency.request_hash(request.method, request.url.path, request.url.query,
+                                        await request.body())
+
+    async def keyed(session: AsyncSession) -> Response:
+        principal = await principal_for(session, request, permission)
+        scope = principal.idempotency_scope
+        await idempotency.lock_key(session, scope, key)
+        found = await idempotency.find(session, scope, key, req_hash)
+        if found is not None:
+            return Response(found[1], status_code=found[0], media_type="application/json",
+                            headers={"Idempotent-Replayed": "true"})
+        request.state.idempotency_key = key
+        body = json.dumps(await fn(session, principal), separators=(",", ":"))
+        await idempotency.store(session, scope, key, req_hash, status, body, svc.clock.now_ms())
+        return Response(body, status_code=status, media_type="application/json")
+
+    # Before taking a connection: a duplicate arriving while the first is in this
+    # process answers 409 at once instead of queueing behind it.
+    in_flight_id = idempotency.hash_token_key(raw_token(request), key)
+    svc.in_flight.enter(in_flight_id)
+    try:
+        return await svc.db.run(keyed)
+    finally:
+        svc.in_flight.leave(in_flight_id)
+
+
+def idempotency_key(request: Request) -> str | None:
+    return getattr(request.state, "idempotency_key", None)

@@ -1,0 +1,243 @@
+"""Fixtures shared by every test: a real database (SQLite by default, PostgreSQL when
+DAYLEDGER_TEST_DATABASE_URL names one), a real HTTP server on a free port with a clock the
+tests move, and helpers to make partners through the operator API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from dayledger.app import create_app
+from dayledger.auth import service as auth
+from dayledger.clock import Clock, ManualClock
+from dayledger.config import Settings, normalize_database_url
+from dayledger.db import Database
+from dayledger.ledger import verify
+from dayledger.migrations import upgrade
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE_SPEC = REPO.parent / "shared" / "reference" / "whapi-partner-openapi.json"
+
+
+def pytest_report_header(config):
+    return f"dayledger database: {'postgresql' if os.environ.get('DAYLEDGER_TEST_DATABASE_URL') else 'sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory) -> str:
+    """A migrated database for this run (the runner creates a fresh PostgreSQL one)."""
+    url = os.environ.get("DAYLEDGER_TEST_DATABASE_URL")
+    url = normalize_database_url(url) if url else f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(db_url) -> bool:
+    return db_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def settings(db_url, tmp_path_factory) -> Settings:
+    return Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"), db_pool_size=20)
+
+
+@pytest.fixture(scope="session")
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock(clock):
+    clock.set(Clock().now_ms())
+    yield
+
+
+def run_async(coro_fn: Callable, *args):
+    return asyncio.run(coro_fn(*args))
+
+
+class DB:
+    """Direct database access for tests (a separate engine from the server's)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def run(self, fn: Callable, *args):
+        async def main():
+            db = Database(self.url, pool_size=2)
+            try:
+                return await db.run(fn, *args)
+            finally:
+                await db.dispose()
+        return asyncio.run(main())
+
+    def scalar(self, sql: str, **params):
+        from sqlalchemy import text
+
+        async def fn(session):
+            return (await session.execute(text(sql), params)).scalar()
+        return self.run(fn)
+
+    def rows(self, sql: str, **params):
+        from sqlalchemy import text
+
+        async def fn(session):
+            return [tuple(r) for r in (await session.execute(text(sql), params)).all()]
+        return self.run(fn)
+
+    def verify(self) -> list[str]:
+        return self.run(verify)
+
+
+@pytest.fixture(scope="session")
+def db(db_url) -> DB:
+    return DB(db_url)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, app, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.app = app
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    access_log=False, lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def app(settings, clock):
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture(scope="session")
+def server(app) -> LiveServer:
+    live = LiveServer(app, free_port()).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(server) -> str:
+    return server.url
+
+
+@pytest.fixture(scope="session")
+def operator_token(db, clock) -> str:
+    async def fn(session):
+        return (await auth.issue(session, kind="operator", scope="full", now_ms=clock.now_ms(), name="tests")).token
+    return db.run(fn)
+
+
+@pytest.fixture(scope="session")
+def gateway_token(db, clock) -> str:
+    async def fn(session):
+        return (await auth.issue(session, kind="operator", scope="gateway", now_ms=clock.now_ms(), name="gw")).token
+    return db.run(fn)
+
+
+@pytest.fixture(scope="session")
+def http(base_url):
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def admin(base_url, operator_token):
+    """An HTTP client authenticated as the operator."""
+    with httpx.Client(base_url=base_url, timeout=30,
+                      headers={"Authorization": f"Bearer {operator_token}"}) as client:
+        yield client
+
+
+@dataclass
+class PartnerHandle:
+    name: str
+    id: str
+    token: str
+    project_id: str
+    client: httpx.Client
+
+    def get(self, path, **kw):
+        return self.client.get(path, **kw)
+
+    def post(self, path, **kw):
+        return self.client.post(path, **kw)
+
+    def put(self, path, **kw):
+        return self.client.put(path, **kw)
+
+    def patch(self, path, **kw):
+        return self.client.patch(path, **kw)
+
+    def delete(self, path, **kw):
+        return self.client.delete(path, **kw)
+
+    @property
+    def balance(self) -> int:
+        r = self.client.get(f"/partners/{self.name}")
+        assert r.status_code == 200, r.text
+        return r.json()["balance"]
+
+
+@pytest.fixture
+def make_partner(admin, base_url):
+    """Create a partner through the operator API; returns a handle with its own client."""
+    clients: list[httpx.Client] = []
+
+    def make(*, balance: int = 0, trial: bool = False, **fields) -> PartnerHandle:
+        name = fields.pop("name", None) or f"p-{secrets.token_hex(5)}"
+        r = admin.post("/admin/partners", json={"name": name, "email": f"{name}@example.com",
+                                                "trialEligible": trial, **fields})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        t = admin.post(f"/admin/partners/{name}/tokens", json={"name": "test", "scope": "full"})
+        assert t.status_code == 201, t.text
+        if balance:
+            c = admin.post(f"/admin/partners/{name}/credit", json={"days": balance, "comment": "test funds"})
+            assert c.status_code == 200, c.text
+        client = httpx.Client(base_url=base_url, timeout=30,
+                              headers={"Authorization": f"Bearer {t.json()['token']}"})
+        clients.append(client)
+        return PartnerHandle(name, body["id"], t.json()["token"], body["projectId"], client)
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def assert_ledger_sound(db):
+    def check():
+        problems = db.verify()
+        assert problems == [], problems
+    return check
