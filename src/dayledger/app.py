@@ -16,6 +16,11 @@ from .config import Settings, get_settings
 from .db import Database
 from .errors import DayledgerError, error_body
 from .idempotency import InFlight
+from .admin import endpoints as admin
+from .channels import endpoints as channels
+from .gateway import endpoints as gateway
+from .partners import endpoints as partners
+from .projects import endpoints as projects
 from .web import Services, json_response
 
 log = logging.getLogger("dayledger")
@@ -95,14 +100,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     install_error_handlers(app)
     app.add_middleware(JsonBodies)
 
-    from .admin.endpoints import router as admin_router
-    from .partners.endpoints import router as partners_router
-    app.include_router(partners_router)
-    app.include_router(admin_router)
-    for name in ("channels", "projects", "gateway"):
-        try:
-            module = __import__(f"dayledger.{name}.endpoints", fromlist=["router"])
-        except ModuleNotFoundError:
-            continue
-        app.include_router(module.router)
+    for router in (channels.router, projects.router, partners.router, admin.router, gateway.router):
+        app.include_router(router)
     return app

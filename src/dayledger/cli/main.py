@@ -34,6 +34,40 @@ def serve(host: str = typer.Option(None, "--host"), port: int = typer.Option(Non
 
 
 @app.command()
+def worker(once: bool = typer.Option(False, "--once", help="Run every due job once, then exit")) -> None:
+    """Run background jobs (channel expiry, idempotency-key purge) without serving HTTP."""
+    import asyncio
+
+    from ..clock import Clock
+    from ..config import get_settings
+    from ..db import Database
+    from ..idempotency import InFlight
+    from ..web import Services
+    from ..worker import run_forever, run_once
+    settings = get_settings()
+    try:
+        url = prepare_database()
+    except Exception as exc:  # noqa: BLE001
+        fail(f"cannot open the database: {exc}")
+
+    async def main() -> None:
+        svc = Services(settings=settings, db=Database(url, settings.db_pool_size), clock=Clock(),
+                       in_flight=InFlight())
+        try:
+            if once:
+                out.print(await run_once(svc))
+            else:
+                err.print("dayledger worker running; Ctrl-C stops it")
+                await run_forever(svc)
+        finally:
+            await svc.db.dispose()
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def migrate() -> None:
     """Apply database migrations."""
     try:

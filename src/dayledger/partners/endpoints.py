@@ -15,7 +15,7 @@ from ..ledger.service import ENTRY_TYPES
 from ..models import LedgerEntry
 from ..web import Paging, authorized, handle, services
 from . import repository, service
-from .schemas import TokenCreate
+from .schemas import PartnerSettings, TokenCreate
 
 router = APIRouter(tags=["Partner account"])
 PartnerName = Annotated[str, Path(pattern=PARTNER_NAME_PATTERN, max_length=64, description="Partner Name")]
@@ -97,4 +97,23 @@ async def revoke_token(request: Request, name: PartnerName,
     async def fn(session, principal):
         partner_id = principal.require_partner(name)
         return await auth.revoke(session, token_id, services(request).clock.now_ms(), partner_id)
+    return await handle(request, fn, permission="full")
+
+
+@router.get("/partners/{name}/settings", summary="Get partner settings", operation_id="getPartnerSettings",
+            tags=["Partner settings"])
+async def get_settings_(request: Request, name: PartnerName):
+    async def fn(session, principal):
+        principal.require_partner(name)
+        return service.settings_public(await service.get(session, name))
+    return await handle(request, fn, permission="read")
+
+
+@router.patch("/partners/{name}/settings", summary="Set partner settings", operation_id="setPartnerSettings",
+              tags=["Partner settings"])
+async def patch_settings(request: Request, name: PartnerName, body: PartnerSettings):
+    async def fn(session, principal):
+        principal.require_partner(name)
+        await service.update_settings(session, name, body)
+        return {"success": True, "result": True}
     return await handle(request, fn, permission="full")

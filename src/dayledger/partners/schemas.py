@@ -58,3 +58,22 @@ class TokenCreate(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     scope: Annotated[str, StringConstraints(pattern=r"^(read|channels|billing|full)$")] = "full"
     expiresInDays: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
+
+
+class WebhookEvent(BaseModel):
+    type: Annotated[str, StringConstraints(pattern=r"^days$")] = "days"
+    method: Annotated[str, StringConstraints(pattern=r"^post$")] = "post"
+
+
+class Webhook(BaseModel):
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+    events: list[WebhookEvent] = Field(default_factory=lambda: [WebhookEvent()], max_length=10)
+    mode: Annotated[str, StringConstraints(pattern=r"^(body|path|method)$")] = "body"
+
+
+class PartnerSettings(BaseModel):
+    """The reference's partner settings: webhooks, days_limit (low-balance alert), noChat."""
+    model_config = ConfigDict(extra="ignore")
+    webhooks: Annotated[list[Webhook], Field(max_length=20)] | None = None
+    days_limit: Annotated[StrictInt, Field(ge=0, le=MAX_DAYS)] | None = None
+    noChat: StrictBool | None = None

@@ -128,3 +128,23 @@ def entry_csv_row(e: LedgerEntry) -> list:
     when = datetime.fromtimestamp(e.created_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     return [e.id, when, e.type, e.days, e.balance_delta, e.balance_after, e.channel_id or "",
             e.comment, money(e.amount) or "", e.currency or "", f"{e.actor_type}:{e.actor_id}"]
+
+
+def settings_public(partner: Partner) -> dict:
+    stored = partner.settings or {}
+    return {"webhooks": stored.get("webhooks", []), "days_limit": partner.days_limit,
+            "noChat": bool(stored.get("noChat", False))}
+
+
+async def update_settings(session: AsyncSession, name: str, data) -> Partner:
+    partner = await get(session, name, for_update=True)
+    stored = dict(partner.settings or {})
+    if data.webhooks is not None:
+        stored["webhooks"] = [w.model_dump() for w in data.webhooks]
+    if data.noChat is not None:
+        stored["noChat"] = data.noChat
+    partner.settings = stored
+    if data.days_limit is not None:
+        partner.days_limit = data.days_limit
+    await session.flush()
+    return partner

@@ -1,0 +1,203 @@
+"""The Whapi-compatible channel routes, plus bulk extend, CSV export and statements."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from ..auth.service import Principal
+from ..errors import Forbidden
+from ..ids import CHANNEL_ID_PATTERN, PROJECT_ID_PATTERN
+from ..models import Channel, Partner
+from ..partners import repository as partner_repository
+from ..partners import service as partner_service
+from ..projects import service as projects
+from ..web import Paging, authorized, handle, idempotency_key, services
+from . import repository, service
+from .schemas import (BulkExtendRequest, ChannelCreate, ChannelUpdate, ExtendRequest, ModeRequest,
+                      StopRequest, api_status, billing_status, public, valid_through)
+
+router = APIRouter(tags=["Channels"])
+ChannelID = Annotated[str, Path(pattern=CHANNEL_ID_PATTERN, description="Channel ID")]
+ProjectID = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="Project ID")]
+Uid = Annotated[str | None, Query(pattern=r"^(?:[a-zA-Z0-9]{28}|me)$", description="User ID")]
+ModeFilter = Annotated[str | None, Query(pattern="^(trial|dev|dev_archive|live)$")]
+StateFilter = Annotated[str | None, Query(pattern="^(running|stopped|expired)$")]
+StatusFilter = Annotated[str | None, Query(pattern="^(AUTH|QR|INIT|LAUNCH|STOP|SYNC_ERROR|expired)$")]
+Expiring = Annotated[int | None, Query(ge=0, le=3650, description="only channels ending within N days")]
+Search = Annotated[str | None, Query(max_length=200, description="text in the name, id or phone")]
+
+
+def op_for(request: Request, principal: Principal) -> service.Op:
+    return service.Op(services(request).clock.now_ms(), principal.actor, idempotency_key(request))
+
+
+def check_uid(uid: str | None, principal: Principal) -> None:
+    if uid not in (None, "me", principal.partner_id):
+        raise Forbidden("not your partner account", "uid may only be 'me' or your own user id")
+
+
+async def channel_list(request: Request, paging, *, project_id=None, uid=None, **filters):
+    async def fn(session, principal):
+        partner_id = principal.require_partner()
+        check_uid(uid, principal)
+        now = services(request).clock.now_ms()
+        project = None
+        if project_id is not None:
+            project = (await projects.get(session, partner_id, project_id)).id
+        stmt = repository.filtered(partner_id, now, project_id=project, **filters)
+        rows, total = await repository.page(session, stmt, paging.count, paging.offset)
+        tz = ZoneInfo((await session.execute(select(Partner.timezone).where(Partner.id == partner_id))).scalar_one())
+        return {"channels": [public(ch, now, tz) for ch in rows], "count": len(rows),
+                "offset": paging.offset, "total": total}
+    return await handle(request, fn, permission="read")
+
+
+@router.put("/channels", summary="Create channel", operation_id="createChannel")
+async def create_channel(request: Request, body: ChannelCreate):
+    async def fn(session, principal):
+        return await service.create(session, principal.require_partner(), body, services(request).settings,
+                                    op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+@router.get("/channels/list", summary="Get channels", operation_id="getChannels")
+async def list_channels(request: Request, paging: Paging, uid: Uid = None, mode: ModeFilter = None,
+                        state: StateFilter = None, status: StatusFilter = None,
+                        expiringWithin: Expiring = None, q: Search = None):
+    return await channel_list(request, paging, uid=uid, mode=mode, state=state, status=status,
+                              expiring_within_days=expiringWithin, q=q)
+
+
+@router.get("/channels/list/{ProjectID}", summary="Get channels of a project", operation_id="getChannelsByProjectID")
+async def list_project_channels(request: Request, ProjectID: ProjectID, paging: Paging, mode: ModeFilter = None,
+                                state: StateFilter = None, status: StatusFilter = None,
+                                expiringWithin: Expiring = None, q: Search = None):
+    return await channel_list(request, paging, project_id=ProjectID, mode=mode, state=state, status=status,
+                              expiring_within_days=expiringWithin, q=q)
+
+
+@router.post("/channels/extend", summary="Extend many channels at once: all or none")
+async def extend_channels(request: Request, body: BulkExtendRequest):
+    async def fn(session, principal):
+        return await service.extend_many(session, principal.require_partner(), body, op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+EXPORT_COLUMNS = ["Name", "ID", "Phone Number", "Work Period", "Status", "Mode", "Created Date", "Billing Status"]
+
+
+@router.get("/channels/export.csv", summary="All channels as CSV, streamed")
+async def export_channels(request: Request, mode: ModeFilter = None, state: StateFilter = None,
+                          q: Search = None):
+    async def fn(session, principal):
+        partner_id = principal.require_partner()
+        tz = (await session.execute(select(Partner.timezone).where(Partner.id == partner_id))).scalar_one()
+        return partner_id, tz
+    partner_id, tz_name = await authorized(request, fn)
+    now = services(request).clock.now_ms()
+    stmt = repository.filtered(partner_id, now, mode=mode, state=state, q=q).order_by(Channel.created_ms, Channel.id)
+    return StreamingResponse(stream_export(request, stmt, now, ZoneInfo(tz_name)), media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="channels.csv"'})
+
+
+async def stream_export(request: Request, stmt, now: int, tz: ZoneInfo):
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(EXPORT_COLUMNS)
+    async with services(request).db.sessions() as session:
+        result = await session.stream_scalars(stmt.execution_options(yield_per=2000))
+        async for chunk in result.partitions():
+            for ch in chunk:
+                created = datetime.fromtimestamp(ch.created_ms / 1000, tz).date().isoformat()
+                through = valid_through(ch, tz)
+                period = "sandbox" if ch.mode in ("dev", "dev_archive") else (
+                    f"{created} to {through}" if through else "not paid")
+                writer.writerow([ch.name, ch.id, ch.phone or "", period, api_status(ch), ch.mode, created,
+                                 billing_status(ch, now)])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            session.expunge_all()
+    if buf.tell():
+        yield buf.getvalue()
+
+
+@router.get("/channels/{ChannelID}", summary="Get channel", operation_id="getChannel")
+async def get_channel(request: Request, ChannelID: ChannelID):
+    async def fn(session, principal):
+        ch = await repository.get(session, principal.require_partner(), ChannelID)
+        return await service.view(session, ch, services(request).clock.now_ms())
+    return await handle(request, fn, permission="read")
+
+
+@router.patch("/channels/{ChannelID}", summary="Update channel", operation_id="updateChannel")
+async def update_channel(request: Request, ChannelID: ChannelID, body: ChannelUpdate):
+    async def fn(session, principal):
+        return await service.update(session, principal.require_partner(), ChannelID, body, op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+@router.delete("/channels/{ChannelID}", summary="Delete channel; unused paid days return to the balance",
+               operation_id="deleteChannel")
+async def delete_channel(request: Request, ChannelID: ChannelID):
+    async def fn(session, principal):
+        return await service.delete(session, principal.require_partner(), ChannelID, op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+@router.post("/channels/{ChannelID}/start", summary="Start channel", operation_id="startChannel")
+async def start_channel(request: Request, ChannelID: ChannelID):
+    async def fn(session, principal):
+        return await service.start(session, principal.require_partner(), ChannelID, op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+@router.post("/channels/{ChannelID}/stop", summary="Stop channel", operation_id="stopChannel")
+async def stop_channel(request: Request, ChannelID: ChannelID, body: StopRequest | None = Body(None)):
+    async def fn(session, principal):
+        return await service.stop(session, principal.require_partner(), ChannelID,
+                                  bool(body and body.saveDays), op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+@router.post("/channels/{ChannelID}/restart", summary="Restart channel", operation_id="restartChannel")
+async def restart_channel(request: Request, ChannelID: ChannelID):
+    async def fn(session, principal):
+        return await service.restart(session, principal.require_partner(), ChannelID, op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+@router.post("/channels/{ChannelID}/extend", summary="Extend channel", operation_id="extendChannel")
+async def extend_channel(request: Request, ChannelID: ChannelID, body: ExtendRequest):
+    async def fn(session, principal):
+        return await service.extend(session, principal.require_partner(), ChannelID, body, op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+@router.patch("/channels/{ChannelID}/mode", summary="Change channel mode", operation_id="changeChannelMode")
+async def change_mode(request: Request, ChannelID: ChannelID, body: ModeRequest | None = Body(None)):
+    async def fn(session, principal):
+        mode = (body.mode if body else None) or "live"
+        return await service.change_mode(session, principal.require_partner(), ChannelID, mode,
+                                         op_for(request, principal))
+    return await handle(request, fn, permission="channels")
+
+
+@router.get("/channels/{ChannelID}/history", summary="One channel's statement: every movement of its days")
+async def channel_history(request: Request, ChannelID: ChannelID, paging: Paging):
+    async def fn(session, principal):
+        partner_id = principal.require_partner()
+        await repository.get(session, partner_id, ChannelID, include_deleted=True)
+        stmt = partner_repository.history_query(partner_id, channel_id=ChannelID)
+        rows, total = await partner_repository.history_page(session, stmt, paging.count, paging.offset)
+        return {"history": [partner_service.entry_public(e) for e in rows], "count": len(rows),
+                "offset": paging.offset, "total": total}
+    return await handle(request, fn, permission="read")

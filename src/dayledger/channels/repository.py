@@ -1,0 +1,78 @@
+"""Queries for channels (the only place with SQL for this domain)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..clock import DAY_MS
+from ..errors import NotFound
+from ..models import Channel
+
+
+def live(partner_id: str) -> Select:
+    return select(Channel).where(Channel.partner_id == partner_id, Channel.deleted_ms.is_(None))
+
+
+async def get(session: AsyncSession, partner_id: str, channel_id: str, *, for_update: bool = False,
+              include_deleted: bool = False) -> Channel:
+    """The partner's channel; another partner's id answers 404 like an unknown one."""
+    stmt = select(Channel).where(Channel.id == channel_id, Channel.partner_id == partner_id)
+    if not include_deleted:
+        stmt = stmt.where(Channel.deleted_ms.is_(None))
+    if for_update:
+        stmt = stmt.with_for_update()
+    channel = (await session.execute(stmt)).scalar_one_or_none()
+    if channel is None:
+        raise NotFound("channel not found", f"no channel with id {channel_id}")
+    return channel
+
+
+def filtered(partner_id: str, now_ms: int, *, project_id: str | None = None, mode: str | None = None,
+             state: str | None = None, status: str | None = None, expiring_within_days: int | None = None,
+             q: str | None = None) -> Select:
+    stmt = live(partner_id)
+    if project_id:
+        stmt = stmt.where(Channel.project_id == project_id)
+    if mode:
+        stmt = stmt.where(Channel.mode == mode)
+    if state == "expired":
+        stmt = stmt.where(Channel.expired.is_(True))
+    elif state == "stopped":
+        stmt = stmt.where(Channel.expired.is_(False), Channel.stopped.is_(True))
+    elif state == "running":
+        stmt = stmt.where(Channel.stopped.is_(False), Channel.mode != "dev_archive",
+                          or_(Channel.mode == "dev", Channel.active_till_ms > now_ms))
+    if status == "expired":
+        stmt = stmt.where(Channel.expired.is_(True))
+    elif status:
+        stmt = stmt.where(Channel.expired.is_(False), Channel.connection_status == status)
+    if expiring_within_days is not None:
+        stmt = stmt.where(Channel.mode.in_(("trial", "live")), Channel.expired.is_(False),
+                          Channel.active_till_ms > now_ms,
+                          Channel.active_till_ms <= now_ms + expiring_within_days * DAY_MS)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(func.lower(Channel.name).like(like), func.lower(Channel.id).like(like),
+                              Channel.phone.like(f"%{q}%")))
+    return stmt
+
+
+async def page(session: AsyncSession, stmt: Select, count: int, offset: int) -> tuple[list[Channel], int]:
+    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    rows = (await session.execute(
+        stmt.order_by(Channel.created_ms, Channel.id).limit(count).offset(offset))).scalars().all()
+    return list(rows), total
+
+
+async def created_since(session: AsyncSession, partner_id: str, since_ms: int) -> tuple[int, int | None]:
+    """How many channels the partner created since then (deleted ones too), and the oldest time."""
+    row = (await session.execute(
+        select(func.count(), func.min(Channel.created_ms))
+        .where(Channel.partner_id == partner_id, Channel.created_ms > since_ms))).one()
+    return row[0], row[1]
+
+
+async def count_sandboxes(session: AsyncSession, partner_id: str) -> int:
+    return (await session.execute(select(func.count()).select_from(Channel).where(
+        Channel.partner_id == partner_id, Channel.deleted_ms.is_(None), Channel.mode == "dev"))).scalar_one()

@@ -1,0 +1,139 @@
+"""Request bodies (reference shapes, strict types) and the channel's public shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+
+from ..clock import DAY_MS
+from ..ids import CHANNEL_ID_PATTERN, PROJECT_ID_PATTERN
+from ..models import Channel
+from ..partners.schemas import Comment, Days
+
+Mode = Literal["trial", "dev", "dev_archive", "live"]
+ChannelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, StringConstraints(pattern=r"^([\d]{7,15})?$")]
+ProjectRef = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
+ChannelRef = Annotated[str, StringConstraints(pattern=CHANNEL_ID_PATTERN)]
+PaymentRef = Annotated[str, StringConstraints(max_length=100)]
+RefCurrency = Literal["USD", "RUB", "BRL", "MXN", "INR"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # the reference lets clients send more fields
+
+
+class ChannelCreate(Body):
+    name: ChannelName
+    projectId: ProjectRef
+    phone: Phone | None = None
+    recurrentPaymentId: PaymentRef | None = None
+    prevRecurrentPaymentId: PaymentRef | None = None
+
+
+class ChannelUpdate(Body):
+    """The reference marks name and projectId required; dayledger also accepts either alone."""
+    name: ChannelName | None = None
+    projectId: ProjectRef | None = None
+    phone: Phone | None = None
+    recurrentPaymentId: PaymentRef | None = None
+    prevRecurrentPaymentId: PaymentRef | None = None
+
+
+class ExtendRequest(Body):
+    days: Days
+    comment: Comment
+    amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)] | None = None
+    currency: RefCurrency | None = None
+
+
+class BulkItem(Body):
+    id: ChannelRef
+    days: Days
+
+
+class BulkExtendRequest(Body):
+    channels: Annotated[list[BulkItem], Field(min_length=1, max_length=500)]
+    comment: Comment
+
+    @model_validator(mode="after")
+    def _unique(self) -> "BulkExtendRequest":
+        ids = [c.id for c in self.channels]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each channel may appear once; sum the days instead")
+        return self
+
+
+class StopRequest(Body):
+    saveDays: StrictBool = False
+
+
+class ModeRequest(Body):
+    mode: Mode | None = None  # the reference: "if empty - live"
+
+
+class StatusReport(Body):
+    status: Literal["AUTH", "QR", "INIT", "LAUNCH", "STOP", "SYNC_ERROR"]
+    phone: Phone | None = None
+
+
+class IntrospectRequest(Body):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def unused_paid_days(ch: Channel, now_ms: int) -> int:
+    """SPEC 4.4: floor((activeTill - max(now, trial)) / day), never negative."""
+    start = max(now_ms, ch.trial_ms or 0)
+    return max(0, (ch.active_till_ms - start) // DAY_MS)
+
+
+def may_run(ch: Channel, now_ms: int) -> bool:
+    if ch.deleted_ms is not None or ch.stopped or ch.mode == "dev_archive":
+        return False
+    return ch.mode == "dev" or ch.active_till_ms > now_ms
+
+
+def api_status(ch: Channel) -> str:
+    return "expired" if ch.expired else ch.connection_status
+
+
+def billing_status(ch: Channel, now_ms: int) -> str:
+    if ch.mode == "dev":
+        return "Sandbox"
+    if ch.mode == "dev_archive":
+        return "Archived"
+    if ch.expired or ch.active_till_ms <= now_ms:
+        return "Expired" if ch.expired else "Unpaid"
+    if ch.trial_ms and ch.trial_ms > now_ms and unused_paid_days(ch, now_ms) == 0:
+        return "Trial"
+    return "Paid"
+
+
+def valid_through(ch: Channel, tz: ZoneInfo) -> str | None:
+    """The last local date on which the channel runs (activeTill is exclusive)."""
+    if ch.mode in ("dev", "dev_archive") or ch.active_till_ms <= ch.created_ms:
+        return None  # free sandboxes never end; a channel never paid for never ran
+    return datetime.fromtimestamp((ch.active_till_ms - 1) / 1000, tz).date().isoformat()
+
+
+def public(ch: Channel, now_ms: int, tz: ZoneInfo) -> dict:
+    """The reference Channel shape plus dayledger's additions (daysLeft, validThrough...)."""
+    body = {
+        "id": ch.id, "name": ch.name, "projectId": ch.project_id, "apiUrl": ch.api_url,
+        "token": ch.token, "ownerId": ch.partner_id, "server": ch.server, "stopped": ch.stopped,
+        "activeTill": ch.active_till_ms, "creationTS": ch.created_ms, "trial": ch.trial_ms,
+        "mode": ch.mode, "status": api_status(ch), "phone": ch.phone or "",
+        "daysLeft": None if ch.mode in ("dev", "dev_archive") else max(0, (ch.active_till_ms - now_ms) // DAY_MS),
+        "paidDaysLeft": unused_paid_days(ch, now_ms),
+        "validThrough": valid_through(ch, tz),
+        "billingStatus": billing_status(ch, now_ms),
+    }
+    if ch.recurrent_payment_id:
+        body["recurrentPaymentId"] = ch.recurrent_payment_id
+    if ch.prev_recurrent_payment_id:
+        body["prevRecurrentPaymentId"] = ch.prev_recurrent_payment_id
+    return body

@@ -1,0 +1,26 @@
+"""Gateway API, for operator tokens with scope ``gateway`` (or ``full``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from ..channels.endpoints import ChannelID
+from ..channels.schemas import IntrospectRequest, StatusReport
+from ..web import handle, services
+from . import service
+
+router = APIRouter(prefix="/gateway", tags=["Gateway"])
+
+
+@router.post("/introspect", summary="May this channel token run now, in which mode, with which limits")
+async def introspect(request: Request, body: IntrospectRequest):
+    async def fn(session, principal):
+        return await service.introspect(session, body.token, services(request).clock.now_ms())
+    return await handle(request, fn, permission="gateway")
+
+
+@router.post("/channels/{ChannelID}/status", summary="Report a channel's connection status and phone")
+async def report_status(request: Request, ChannelID: ChannelID, body: StatusReport):
+    async def fn(session, principal):
+        return await service.report_status(session, ChannelID, body.status, body.phone)
+    return await handle(request, fn, permission="gateway")

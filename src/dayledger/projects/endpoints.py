@@ -1,0 +1,62 @@
+"""The Whapi-compatible project routes. ``default`` may stand for the default project's id."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from ..ids import PROJECT_ID_PATTERN
+from ..web import Paging, handle, services
+from . import service
+from .schemas import ProjectBody
+
+router = APIRouter(tags=["Projects"])
+ProjectID = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="Project ID")]
+Uid = Annotated[str | None, Query(pattern=r"^(?:[a-zA-Z0-9]{28}|me)$", description="User ID")]
+
+
+@router.get("/projects", summary="Get projects", operation_id="getProjects")
+async def list_projects(request: Request, paging: Paging, uid: Uid = None):
+    from ..channels.endpoints import check_uid
+
+    async def fn(session, principal):
+        partner_id = principal.require_partner()
+        check_uid(uid, principal)
+        rows, total = await service.page(session, partner_id, paging.count, paging.offset)
+        return {"projects": [service.public(p) for p in rows], "count": len(rows),
+                "offset": paging.offset, "total": total}
+    return await handle(request, fn, permission="read")
+
+
+@router.put("/projects", summary="Create project", operation_id="createProject")
+async def create_project(request: Request, body: ProjectBody):
+    async def fn(session, principal):
+        project = await service.create(session, principal.require_partner(), body.name,
+                                       services(request).clock.now_ms())
+        return service.public(project)
+    return await handle(request, fn, permission="channels")
+
+
+@router.get("/projects/{ProjectID}", summary="Get project", operation_id="getProject")
+async def get_project(request: Request, ProjectID: ProjectID):
+    async def fn(session, principal):
+        return service.public(await service.get(session, principal.require_partner(), ProjectID))
+    return await handle(request, fn, permission="read")
+
+
+@router.patch("/projects/{ProjectID}", summary="Update project", operation_id="updateProject")
+async def update_project(request: Request, ProjectID: ProjectID, body: ProjectBody):
+    async def fn(session, principal):
+        await service.rename(session, principal.require_partner(), ProjectID, body.name)
+        return {"success": True, "result": True}
+    return await handle(request, fn, permission="channels")
+
+
+@router.delete("/projects/{ProjectID}", summary="Delete project (it must have no channels)",
+               operation_id="deleteProject")
+async def delete_project(request: Request, ProjectID: ProjectID):
+    async def fn(session, principal):
+        await service.delete(session, principal.require_partner(), ProjectID, services(request).clock.now_ms())
+        return {"success": True, "result": True}
+    return await handle(request, fn, permission="channels")

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+ProjectName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ProjectBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: ProjectName
