@@ -51,6 +51,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException):
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
+            # FastAPI's 400 for a body that is not even text: malformed JSON like any other (422)
+            details = f"the body is not valid UTF-8 ({cause.reason} at byte {cause.start})"
+            return json_response(error_body(422, "malformed JSON", details), 422)
         message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
         details = "no such route" if exc.status_code == 404 else str(exc.detail)
         return json_response(error_body(exc.status_code, message, details), exc.status_code,
@@ -103,3 +108,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router):
         app.include_router(router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn's worker processes (``dayledger serve --workers N``)."""
+    settings = get_settings()
+    return create_app(settings, run_worker=settings.run_worker)

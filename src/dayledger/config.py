@@ -17,7 +17,6 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
-    public_url: str = "http://127.0.0.1:8080"
     channel_api_url: str = "https://gate.whapi.cloud"
     channel_server: int = 1
 
@@ -35,6 +34,7 @@ class Settings(BaseSettings):
     expiry_batch_size: int = 5000
 
     log_level: str = "info"
+    run_worker: bool = True  # serve also runs the background jobs in-process
 
     def sqlalchemy_url(self) -> str:
         """The database URL with the driver dayledger uses for that engine."""

@@ -21,7 +21,12 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One connection: SQLite has one writer anyway, and a single connection makes
         # every transaction serial, so no request ever sees SQLITE_BUSY.
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=300)
+        from sqlalchemy.engine import make_url
+
+        from .sqlite_inline import creator
+        path = make_url(url).database or ":memory:"
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=300,
+                                     async_creator=creator(path))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record):  # pragma: no cover - runs per connection
@@ -31,6 +36,13 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        # The driver runs in autocommit mode and every transaction starts with BEGIN
+        # IMMEDIATE: its reads and writes form one unit even against another process
+        # (a CLI command while serve runs), instead of pysqlite's deferred implicit BEGIN.
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn):  # pragma: no cover - runs per transaction
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)

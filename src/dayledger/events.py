@@ -4,7 +4,6 @@ gateway) reads them afterwards."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Event
@@ -12,11 +11,11 @@ from .models import Event
 
 async def emit(session: AsyncSession, *, partner_id: str, type: str, now_ms: int,
                channel_id: str | None = None, payload: dict | None = None) -> None:
-    await session.execute(insert(Event).values(
+    await session.execute(Event.__table__.insert().values(
         partner_id=partner_id, type=type, channel_id=channel_id, payload=payload or {},
         created_ms=now_ms))
 
 
 async def emit_many(session: AsyncSession, rows: list[dict]) -> None:
     if rows:
-        await session.execute(insert(Event), rows)
+        await session.execute(Event.__table__.insert(), rows)

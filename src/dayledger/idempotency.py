@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
+import re
 
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,8 @@ from .errors import Conflict, Unprocessable
 from .models import IdempotencyKey
 
 MAX_KEY_LENGTH = 255
+# An API token's secret as ids.api_token() makes it ("dlp_"/"dlo_" + 40 alphanumerics).
+API_TOKEN_SECRET = re.compile(r'"token":"dl[a-z]_[A-Za-z0-9]{40}"')
 
 
 def request_hash(method: str, path: str, query: str, body: bytes) -> str:
@@ -63,7 +65,7 @@ async def lock_key(session: AsyncSession, scope: str, key: str) -> None:
     """On PostgreSQL, refuse (409) a key another process is processing at this moment."""
     if session.bind.dialect.name != "postgresql":
         return
-    lock_id = zlib.crc32(f"{scope}\0{key}".encode()) - 2**31
+    lock_id = int.from_bytes(hashlib.sha256(f"{scope}\0{key}".encode()).digest()[:8], "big", signed=True)
     got = (await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id})).scalar()
     if not got:
         raise Conflict("request in progress", "a request with this Idempotency-Key is still being processed")
@@ -82,11 +84,17 @@ async def find(session: AsyncSession, scope: str, key: str, req_hash: str) -> tu
     return row.status_code, row.response_body
 
 
+def redact_secrets(body: str) -> str:
+    """API tokens are stored hashed and shown once: the stored answer of a keyed token
+    creation keeps the token's id but not its secret, so a replay answers ``"token": null``."""
+    return API_TOKEN_SECRET.sub('"token":null', body)
+
+
 async def store(session: AsyncSession, scope: str, key: str, req_hash: str, status: int,
                 body: str, now_ms: int) -> None:
     await session.execute(insert(IdempotencyKey).values(
         scope=scope, key=key, request_hash=req_hash, status_code=status,
-        response_body=body, created_ms=now_ms))
+        response_body=redact_secrets(body), created_ms=now_ms))
 
 
 async def purge(session: AsyncSession, older_than_ms: int) -> int:

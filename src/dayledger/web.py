@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import idempotency
@@ -51,6 +52,57 @@ class PagingParams:
 
 
 Paging = Annotated[PagingParams, Depends()]
+
+
+class Reply(BaseModel):
+    """Base of the documented response bodies (OpenAPI only: routes return Response objects
+    themselves, so these models never filter or re-serialize a reply)."""
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Reply):
+    code: int
+    message: str
+    details: str
+
+
+class ErrorReply(Reply):
+    """The one error shape (the reference's ResponseError, with ``details`` always present)."""
+    error: ErrorDetail
+
+
+class Success(Reply):
+    """The reference's ResponseSuccess: it requires ``result``; ``success`` is sent too."""
+    success: bool
+    result: bool
+
+
+ERROR_DESCRIPTIONS = {
+    401: "Missing, unknown, expired or revoked API token",
+    402: "Insufficient balance; nothing was changed",
+    403: "Forbidden: token scope or kind, a suspended partner, another partner's account, or a rule",
+    404: "Not found (or another partner's)",
+    409: "Conflict with the current state, or a request with this Idempotency-Key still running",
+    422: "Invalid request: body, path or query parameters, or an Idempotency-Key reused with another body",
+    429: "Too many requests; see Retry-After",
+    500: "Internal error",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring ``codes`` with the error shape."""
+    return {code: {"model": ErrorReply, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
+
+
+# Any route may answer these; routers declare them, routes add what else they may answer
+# (every mutating route adds 409: a request with the same Idempotency-Key still running).
+ERROR_RESPONSES = error_responses(401, 403, 422, 500)
+
+
+# For routes that stream CSV: the plain Response class has no media type of its own, so
+# the declared errors stay JSON while the 200 is documented as text/csv.
+CSV_REPLY: dict[str, Any] = {"response_class": Response, "responses": {200: {
+    "description": "CSV, streamed", "content": {"text/csv": {"schema": {"type": "string"}}}}}}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

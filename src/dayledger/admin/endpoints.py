@@ -6,14 +6,32 @@ from fastapi import APIRouter, Request
 
 from ..auth import service as auth
 from ..partners import repository, service
-from ..partners.endpoints import PartnerName
+from ..partners.endpoints import IssuedToken, PartnerName, PartnerProfile
 from ..partners.schemas import DaysChange, PartnerCreate, PartnerUpdate, TokenCreate
-from ..web import Paging, handle, idempotency_key, services
+from ..web import ERROR_RESPONSES, Paging, Reply, Success, error_responses, handle, idempotency_key, services
 
-router = APIRouter(prefix="/admin", tags=["Operator"])
+router = APIRouter(prefix="/admin", tags=["Operator"], responses=ERROR_RESPONSES)
 
 
-@router.post("/partners", summary="Create a partner (with its default project)")
+class CreatedPartner(PartnerProfile):
+    projectId: str
+
+
+class PartnerList(Reply):
+    partners: list[PartnerProfile]
+    count: int
+    offset: int
+    total: int
+
+
+class DaysChanged(Success):
+    transactionId: int
+    days: int
+    balance: int
+
+
+@router.post("/partners", summary="Create a partner (with its default project)", status_code=201,
+             response_model=CreatedPartner, responses=error_responses(409))
 async def create_partner(request: Request, body: PartnerCreate):
     async def fn(session, principal):
         svc = services(request)
@@ -22,7 +40,7 @@ async def create_partner(request: Request, body: PartnerCreate):
     return await handle(request, fn, permission="operator", status=201)
 
 
-@router.get("/partners", summary="List partners with balances and channel counts")
+@router.get("/partners", summary="List partners with balances and channel counts", response_model=PartnerList)
 async def list_partners(request: Request, paging: Paging):
     async def fn(session, principal):
         rows, total = await repository.page(session, paging.count, paging.offset)
@@ -32,14 +50,16 @@ async def list_partners(request: Request, paging: Paging):
     return await handle(request, fn, permission="operator")
 
 
-@router.get("/partners/{name}", summary="One partner")
+@router.get("/partners/{PartnerName}", summary="One partner", response_model=PartnerProfile,
+            responses=error_responses(404))
 async def get_partner(request: Request, name: PartnerName):
     async def fn(session, principal):
         return await service.profile(session, await service.get(session, name), services(request).clock.now_ms())
     return await handle(request, fn, permission="operator")
 
 
-@router.patch("/partners/{name}", summary="Change a partner's price, trial eligibility, limits or status")
+@router.patch("/partners/{PartnerName}", summary="Change a partner's price, trial eligibility, limits or status",
+              response_model=PartnerProfile, responses=error_responses(404, 409))
 async def update_partner(request: Request, name: PartnerName, body: PartnerUpdate):
     async def fn(session, principal):
         partner = await service.update(session, name, body)
@@ -47,7 +67,8 @@ async def update_partner(request: Request, name: PartnerName, body: PartnerUpdat
     return await handle(request, fn, permission="operator")
 
 
-@router.post("/partners/{name}/credit", summary="Credit days to a partner's balance (comment required)")
+@router.post("/partners/{PartnerName}/credit", summary="Credit days to a partner's balance (comment required)",
+             response_model=DaysChanged, responses=error_responses(404, 409))
 async def credit(request: Request, name: PartnerName, body: DaysChange):
     async def fn(session, principal):
         return await service.change_days(session, name, body, sign=1, actor=principal.actor,
@@ -56,7 +77,8 @@ async def credit(request: Request, name: PartnerName, body: DaysChange):
     return await handle(request, fn, permission="operator")
 
 
-@router.post("/partners/{name}/debit", summary="Debit days from a partner's balance (comment required)")
+@router.post("/partners/{PartnerName}/debit", summary="Debit days from a partner's balance (comment required)",
+             response_model=DaysChanged, responses=error_responses(402, 404, 409))
 async def debit(request: Request, name: PartnerName, body: DaysChange):
     async def fn(session, principal):
         return await service.change_days(session, name, body, sign=-1, actor=principal.actor,
@@ -65,7 +87,8 @@ async def debit(request: Request, name: PartnerName, body: DaysChange):
     return await handle(request, fn, permission="operator")
 
 
-@router.post("/partners/{name}/tokens", summary="Create an API token for a partner")
+@router.post("/partners/{PartnerName}/tokens", summary="Create an API token for a partner", status_code=201,
+             response_model=IssuedToken, responses=error_responses(404, 409))
 async def create_partner_token(request: Request, name: PartnerName, body: TokenCreate):
     async def fn(session, principal):
         partner = await service.get(session, name)

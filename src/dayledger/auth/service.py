@@ -96,11 +96,12 @@ async def issue(session: AsyncSession, *, kind: str, scope: str, now_ms: int,
 async def authenticate(session: AsyncSession, raw: str | None, now_ms: int) -> Principal:
     if not raw:
         raise Unauthorized("missing API token", "send 'Authorization: Bearer <token>' or '?token=<token>'")
+    tokens, partners = ApiToken.__table__.c, Partner.__table__.c  # Core: runs on every request
     row = (await session.execute(
-        select(ApiToken.id, ApiToken.kind, ApiToken.scope, ApiToken.partner_id, ApiToken.expires_ms,
-               ApiToken.revoked_ms, Partner.name, Partner.status)
-        .outerjoin(Partner, Partner.id == ApiToken.partner_id)
-        .where(ApiToken.token_hash == hash_token(raw))
+        select(tokens.id, tokens.kind, tokens.scope, tokens.partner_id, tokens.expires_ms,
+               tokens.revoked_ms, partners.name, partners.status)
+        .select_from(ApiToken.__table__.outerjoin(Partner.__table__, partners.id == tokens.partner_id))
+        .where(tokens.token_hash == hash_token(raw))
     )).first()
     if row is None:
         raise Unauthorized("invalid API token", "the token is unknown")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import Field
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -19,12 +20,13 @@ from ..models import Channel, Partner
 from ..partners import repository as partner_repository
 from ..partners import service as partner_service
 from ..projects import service as projects
-from ..web import Paging, authorized, handle, idempotency_key, services
+from ..web import (CSV_REPLY, ERROR_RESPONSES, Paging, Reply, Success, authorized,
+                   error_responses, handle, idempotency_key, services)
 from . import repository, service
 from .schemas import (BulkExtendRequest, ChannelCreate, ChannelUpdate, ExtendRequest, ModeRequest,
                       StopRequest, api_status, billing_status, public, valid_through)
 
-router = APIRouter(tags=["Channels"])
+router = APIRouter(tags=["Channels"], responses=ERROR_RESPONSES)
 ChannelID = Annotated[str, Path(pattern=CHANNEL_ID_PATTERN, description="Channel ID")]
 ProjectID = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="Project ID")]
 Uid = Annotated[str | None, Query(pattern=r"^(?:[a-zA-Z0-9]{28}|me)$", description="User ID")]
@@ -33,6 +35,102 @@ StateFilter = Annotated[str | None, Query(pattern="^(running|stopped|expired)$")
 StatusFilter = Annotated[str | None, Query(pattern="^(AUTH|QR|INIT|LAUNCH|STOP|SYNC_ERROR|expired)$")]
 Expiring = Annotated[int | None, Query(ge=0, le=3650, description="only channels ending within N days")]
 Search = Annotated[str | None, Query(max_length=200, description="text in the name, id or phone")]
+
+
+Mode = Literal["trial", "dev", "dev_archive", "live"]
+
+
+class ChannelReply(Reply):
+    """The reference Channel plus dayledger's additions (daysLeft ... billingStatus)."""
+    id: Annotated[str, Field(pattern=CHANNEL_ID_PATTERN)]
+    name: str
+    projectId: str
+    apiUrl: str
+    token: str
+    ownerId: str
+    server: int
+    stopped: bool
+    activeTill: int
+    creationTS: int
+    trial: int | None
+    mode: Mode
+    status: Literal["INIT", "AUTH", "QR", "LAUNCH", "STOP", "SYNC_ERROR", "expired"]
+    phone: str
+    daysLeft: int | None
+    paidDaysLeft: int
+    validThrough: date | None
+    billingStatus: Literal["Paid", "Trial", "Unpaid", "Expired", "Sandbox", "Archived"]
+    recurrentPaymentId: str | None = None
+    prevRecurrentPaymentId: str | None = None
+
+
+class ChannelList(Reply):
+    channels: list[ChannelReply]
+    count: int
+    offset: int
+    total: int
+
+
+class ExtendReply(Success):
+    activeTill: int
+    daysAdded: int
+    balance: int
+    transactionId: int
+
+
+class BulkExtended(Reply):
+    id: str
+    daysAdded: int
+    activeTill: int
+    transactionId: int
+
+
+class BulkExtendReply(Success):
+    days: int
+    balance: int
+    channels: list[BulkExtended]
+
+
+class DeleteReply(Success):
+    daysReturned: int
+    balance: int
+
+
+class StopReply(Success):
+    daysReturned: int
+
+
+class ModeReply(Success):
+    mode: Mode
+    daysReturned: int
+
+
+class Actor(Reply):
+    type: str
+    id: str
+
+
+class HistoryEntry(Reply):
+    id: int
+    time: int
+    type: str
+    days: int
+    balanceDelta: int
+    balanceAfter: int
+    channelId: str | None
+    channelDays: int
+    comment: str
+    amount: str | None
+    currency: str | None
+    actor: Actor
+    idempotencyKey: str | None
+
+
+class HistoryPage(Reply):
+    history: list[HistoryEntry]
+    count: int
+    offset: int
+    total: int
 
 
 def op_for(request: Request, principal: Principal) -> service.Op:
@@ -60,7 +158,8 @@ async def channel_list(request: Request, paging, *, project_id=None, uid=None, *
     return await handle(request, fn, permission="read")
 
 
-@router.put("/channels", summary="Create channel", operation_id="createChannel")
+@router.put("/channels", summary="Create channel", operation_id="createChannel", response_model=ChannelReply,
+            responses=error_responses(404, 409, 429))
 async def create_channel(request: Request, body: ChannelCreate):
     async def fn(session, principal):
         return await service.create(session, principal.require_partner(), body, services(request).settings,
@@ -68,7 +167,7 @@ async def create_channel(request: Request, body: ChannelCreate):
     return await handle(request, fn, permission="channels")
 
 
-@router.get("/channels/list", summary="Get channels", operation_id="getChannels")
+@router.get("/channels/list", summary="Get channels", operation_id="getChannels", response_model=ChannelList)
 async def list_channels(request: Request, paging: Paging, uid: Uid = None, mode: ModeFilter = None,
                         state: StateFilter = None, status: StatusFilter = None,
                         expiringWithin: Expiring = None, q: Search = None):
@@ -76,7 +175,8 @@ async def list_channels(request: Request, paging: Paging, uid: Uid = None, mode:
                               expiring_within_days=expiringWithin, q=q)
 
 
-@router.get("/channels/list/{ProjectID}", summary="Get channels of a project", operation_id="getChannelsByProjectID")
+@router.get("/channels/list/{ProjectID}", summary="Get channels of a project", operation_id="getChannelsByProjectID",
+            response_model=ChannelList, responses=error_responses(404))
 async def list_project_channels(request: Request, ProjectID: ProjectID, paging: Paging, mode: ModeFilter = None,
                                 state: StateFilter = None, status: StatusFilter = None,
                                 expiringWithin: Expiring = None, q: Search = None):
@@ -84,7 +184,8 @@ async def list_project_channels(request: Request, ProjectID: ProjectID, paging: 
                               expiring_within_days=expiringWithin, q=q)
 
 
-@router.post("/channels/extend", summary="Extend many channels at once: all or none")
+@router.post("/channels/extend", summary="Extend many channels at once: all or none", response_model=BulkExtendReply,
+             responses=error_responses(402, 404, 409))
 async def extend_channels(request: Request, body: BulkExtendRequest):
     async def fn(session, principal):
         return await service.extend_many(session, principal.require_partner(), body, op_for(request, principal))
@@ -94,7 +195,7 @@ async def extend_channels(request: Request, body: BulkExtendRequest):
 EXPORT_COLUMNS = ["Name", "ID", "Phone Number", "Work Period", "Status", "Mode", "Created Date", "Billing Status"]
 
 
-@router.get("/channels/export.csv", summary="All channels as CSV, streamed")
+@router.get("/channels/export.csv", summary="All channels as CSV, streamed", **CSV_REPLY)
 async def export_channels(request: Request, mode: ModeFilter = None, state: StateFilter = None,
                           q: Search = None):
     async def fn(session, principal):
@@ -125,12 +226,14 @@ async def stream_export(request: Request, stmt, now: int, tz: ZoneInfo):
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
-            session.expunge_all()
+            # No expunge_all() here: it would invalidate the identity map the streamed result
+            # is still loading into. The map holds rows weakly, so written rows are freed anyway.
     if buf.tell():
         yield buf.getvalue()
 
 
-@router.get("/channels/{ChannelID}", summary="Get channel", operation_id="getChannel")
+@router.get("/channels/{ChannelID}", summary="Get channel", operation_id="getChannel", response_model=ChannelReply,
+            responses=error_responses(404))
 async def get_channel(request: Request, ChannelID: ChannelID):
     async def fn(session, principal):
         ch = await repository.get(session, principal.require_partner(), ChannelID)
@@ -138,7 +241,8 @@ async def get_channel(request: Request, ChannelID: ChannelID):
     return await handle(request, fn, permission="read")
 
 
-@router.patch("/channels/{ChannelID}", summary="Update channel", operation_id="updateChannel")
+@router.patch("/channels/{ChannelID}", summary="Update channel", operation_id="updateChannel", response_model=Success,
+              responses=error_responses(404, 409))
 async def update_channel(request: Request, ChannelID: ChannelID, body: ChannelUpdate):
     async def fn(session, principal):
         return await service.update(session, principal.require_partner(), ChannelID, body, op_for(request, principal))
@@ -146,21 +250,23 @@ async def update_channel(request: Request, ChannelID: ChannelID, body: ChannelUp
 
 
 @router.delete("/channels/{ChannelID}", summary="Delete channel; unused paid days return to the balance",
-               operation_id="deleteChannel")
+               operation_id="deleteChannel", response_model=DeleteReply, responses=error_responses(404, 409))
 async def delete_channel(request: Request, ChannelID: ChannelID):
     async def fn(session, principal):
         return await service.delete(session, principal.require_partner(), ChannelID, op_for(request, principal))
     return await handle(request, fn, permission="channels")
 
 
-@router.post("/channels/{ChannelID}/start", summary="Start channel", operation_id="startChannel")
+@router.post("/channels/{ChannelID}/start", summary="Start channel", operation_id="startChannel", response_model=Success,
+             responses=error_responses(404, 409))
 async def start_channel(request: Request, ChannelID: ChannelID):
     async def fn(session, principal):
         return await service.start(session, principal.require_partner(), ChannelID, op_for(request, principal))
     return await handle(request, fn, permission="channels")
 
 
-@router.post("/channels/{ChannelID}/stop", summary="Stop channel", operation_id="stopChannel")
+@router.post("/channels/{ChannelID}/stop", summary="Stop channel", operation_id="stopChannel", response_model=StopReply,
+             responses=error_responses(404, 409))
 async def stop_channel(request: Request, ChannelID: ChannelID, body: StopRequest | None = Body(None)):
     async def fn(session, principal):
         return await service.stop(session, principal.require_partner(), ChannelID,
@@ -168,21 +274,24 @@ async def stop_channel(request: Request, ChannelID: ChannelID, body: StopRequest
     return await handle(request, fn, permission="channels")
 
 
-@router.post("/channels/{ChannelID}/restart", summary="Restart channel", operation_id="restartChannel")
+@router.post("/channels/{ChannelID}/restart", summary="Restart channel", operation_id="restartChannel",
+             response_model=Success, responses=error_responses(404, 409))
 async def restart_channel(request: Request, ChannelID: ChannelID):
     async def fn(session, principal):
         return await service.restart(session, principal.require_partner(), ChannelID, op_for(request, principal))
     return await handle(request, fn, permission="channels")
 
 
-@router.post("/channels/{ChannelID}/extend", summary="Extend channel", operation_id="extendChannel")
+@router.post("/channels/{ChannelID}/extend", summary="Extend channel", operation_id="extendChannel",
+             response_model=ExtendReply, responses=error_responses(402, 404, 409))
 async def extend_channel(request: Request, ChannelID: ChannelID, body: ExtendRequest):
     async def fn(session, principal):
         return await service.extend(session, principal.require_partner(), ChannelID, body, op_for(request, principal))
     return await handle(request, fn, permission="channels")
 
 
-@router.patch("/channels/{ChannelID}/mode", summary="Change channel mode", operation_id="changeChannelMode")
+@router.patch("/channels/{ChannelID}/mode", summary="Change channel mode", operation_id="changeChannelMode",
+              response_model=ModeReply, responses=error_responses(404, 409))
 async def change_mode(request: Request, ChannelID: ChannelID, body: ModeRequest | None = Body(None)):
     async def fn(session, principal):
         mode = (body.mode if body else None) or "live"
@@ -191,7 +300,8 @@ async def change_mode(request: Request, ChannelID: ChannelID, body: ModeRequest 
     return await handle(request, fn, permission="channels")
 
 
-@router.get("/channels/{ChannelID}/history", summary="One channel's statement: every movement of its days")
+@router.get("/channels/{ChannelID}/history", summary="One channel's statement: every movement of its days",
+            response_model=HistoryPage, responses=error_responses(404))
 async def channel_history(request: Request, ChannelID: ChannelID, paging: Paging):
     async def fn(session, principal):
         partner_id = principal.require_partner()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,12 +22,18 @@ from ..ledger import Actor
 T = TypeVar("T")
 CLI_ACTOR = Actor("operator", "cli")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def setup_logging(level: str) -> None:
+    """dayledger's own messages at DAYLEDGER_LOG_LEVEL; libraries only from WARNING up."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("dayledger").setLevel(level.upper())
 
 
 def prepare_database() -> str:
@@ -45,7 +52,7 @@ def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     try:
         url = prepare_database()
     except Exception as exc:  # noqa: BLE001 - any start-up failure is reported plainly
-        fail(f"cannot open the database: {exc}")
+        fail(f"cannot open the database: {exc}", code=2)
 
     async def main() -> T:
         db = Database(url, pool_size=1)
@@ -70,7 +77,15 @@ def emit(data: dict | list, as_json: bool, *, title: str | None = None,
     if as_json:
         sys.stdout.write(json.dumps(data, default=str) + "\n")
         return
-    rows = data if isinstance(data, list) else [data]
+    if isinstance(data, dict):
+        table = Table(show_header=False, title=title)
+        table.add_column("field", style="bold")
+        table.add_column("value", overflow="fold")
+        for key in columns or list(data):
+            table.add_row(key, format_cell(data.get(key)))
+        out.print(table)
+        return
+    rows = data
     if not rows:
         out.print("(none)")
         return

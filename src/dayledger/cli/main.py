@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import typer
 
 from . import partner, token
-from .common import err, fail, out, prepare_database, run
+from .common import err, fail, out, prepare_database, run, setup_logging
 
 app = typer.Typer(help="dayledger: prepaid days for partner-sold API channels.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -16,21 +19,30 @@ app.add_typer(token.operator_app, name="operator-token")
 
 @app.command()
 def serve(host: str = typer.Option(None, "--host"), port: int = typer.Option(None, "--port"),
-          worker: bool = typer.Option(True, "--worker/--no-worker", help="Run background jobs in this process")) -> None:
+          worker: bool = typer.Option(True, "--worker/--no-worker", help="Run background jobs in this process"),
+          workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                      help="HTTP worker processes (PostgreSQL only)")) -> None:
     """Migrate the database and serve the API (and, by default, the worker)."""
+    import os
+
     import uvicorn
 
-    from ..app import create_app
     from ..config import get_settings
     settings = get_settings()
     try:
-        prepare_database()
+        url = prepare_database()
     except Exception as exc:  # noqa: BLE001
         fail(f"cannot open the database: {exc}")
-    app_ = create_app(settings, run_worker=worker)
+    setup_logging(settings.log_level)
+    if workers > 1 and url.startswith("sqlite"):
+        fail("several HTTP processes need PostgreSQL: SQLite has a single writer (use --workers 1)")
     host, port = host or settings.host, port or settings.port
-    err.print(f"dayledger serving on http://{host}:{port}  (database: {settings.sqlalchemy_url().split('://')[0]})")
-    uvicorn.run(app_, host=host, port=port, log_level=settings.log_level, access_log=False)
+    err.print(f"dayledger serving on http://{host}:{port}  (database: {url.split('://')[0]}, "
+              f"{workers} process(es), worker {'on' if worker else 'off'})")
+    os.environ["DAYLEDGER_RUN_WORKER"] = "true" if worker else "false"
+    get_settings.cache_clear()
+    uvicorn.run("dayledger.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level, access_log=False)
 
 
 @app.command()
@@ -45,17 +57,18 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
     from ..web import Services
     from ..worker import run_forever, run_once
     settings = get_settings()
+    setup_logging(settings.log_level)
     try:
         url = prepare_database()
     except Exception as exc:  # noqa: BLE001
-        fail(f"cannot open the database: {exc}")
+        fail(f"cannot open the database: {exc}", code=2)
 
     async def main() -> None:
         svc = Services(settings=settings, db=Database(url, settings.db_pool_size), clock=Clock(),
                        in_flight=InFlight())
         try:
             if once:
-                out.print(await run_once(svc))
+                sys.stdout.write(json.dumps(await run_once(svc)) + "\n")
             else:
                 err.print("dayledger worker running; Ctrl-C stops it")
                 await run_forever(svc)

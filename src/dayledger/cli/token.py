@@ -47,3 +47,11 @@ def operator_create(scope: str = typer.Option("full", "--scope", help="full or g
     async def fn(session, now):
         return (await auth.issue(session, kind="operator", scope=scope, now_ms=now, name=name)).public()
     emit(run(fn), as_json, columns=TOKEN_COLUMNS)
+
+
+@operator_app.command("list")
+def operator_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Operator tokens (ids and scopes, never secrets), for rotation."""
+    async def fn(session, now):
+        return await auth.list_tokens(session, None)
+    emit(run(fn), as_json, columns=["id", "name", "scope", "prefix", "createdAt", "revokedAt"])

@@ -6,20 +6,47 @@ from fastapi import APIRouter, Request
 
 from ..channels.endpoints import ChannelID
 from ..channels.schemas import IntrospectRequest, StatusReport
-from ..web import handle, services
+from ..web import ERROR_RESPONSES, Reply, Success, error_responses, handle, services
 from . import service
 
-router = APIRouter(prefix="/gateway", tags=["Gateway"])
+router = APIRouter(prefix="/gateway", tags=["Gateway"], responses=ERROR_RESPONSES)
 
 
-@router.post("/introspect", summary="May this channel token run now, in which mode, with which limits")
+class Limits(Reply):
+    messagesPerDay: int
+    chatsPerMonth: int
+    apiRequestsPerMonth: int
+
+
+class Introspection(Reply):
+    channelId: str
+    partnerId: str
+    projectId: str
+    mayRun: bool
+    mode: str
+    stopped: bool
+    expired: bool
+    activeTill: int
+    status: str
+    limits: Limits | None
+
+
+class StatusReported(Success):
+    id: str
+    status: str
+    phone: str
+
+
+@router.post("/introspect", summary="May this channel token run now, in which mode, with which limits",
+             response_model=Introspection, responses=error_responses(404, 409))
 async def introspect(request: Request, body: IntrospectRequest):
     async def fn(session, principal):
         return await service.introspect(session, body.token, services(request).clock.now_ms())
     return await handle(request, fn, permission="gateway")
 
 
-@router.post("/channels/{ChannelID}/status", summary="Report a channel's connection status and phone")
+@router.post("/channels/{ChannelID}/status", summary="Report a channel's connection status and phone",
+             response_model=StatusReported, responses=error_responses(404, 409))
 async def report_status(request: Request, ChannelID: ChannelID, body: StatusReport):
     async def fn(session, principal):
         return await service.report_status(session, ChannelID, body.status, body.phone)

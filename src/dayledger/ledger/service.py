@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import InsufficientBalance, NotFound
@@ -56,15 +56,17 @@ async def post(
 ) -> Posted:
     if type not in ENTRY_TYPES:
         raise ValueError(f"unknown ledger entry type {type!r}")
-    stmt = update(Partner).where(Partner.id == partner_id)
+    # Core statements on the tables: the ORM's bulk-DML bookkeeping is pure overhead here.
+    partners, entries = Partner.__table__, LedgerEntry.__table__
+    stmt = partners.update().where(partners.c.id == partner_id)
     if balance_delta < 0:
-        stmt = stmt.where(Partner.balance >= -balance_delta)
+        stmt = stmt.where(partners.c.balance >= -balance_delta)
     # Even a zero delta takes the row lock, so balance_after values form one chain.
-    stmt = stmt.values(balance=Partner.balance + balance_delta).returning(Partner.balance)
+    stmt = stmt.values(balance=partners.c.balance + balance_delta).returning(partners.c.balance)
     balance_after = (await session.execute(stmt)).scalar_one_or_none()
     if balance_after is None:
         balance = (await session.execute(
-            select(Partner.balance).where(Partner.id == partner_id))).scalar_one_or_none()
+            select(partners.c.balance).where(partners.c.id == partner_id))).scalar_one_or_none()
         if balance is None:
             raise NotFound("partner not found")
         raise InsufficientBalance(
@@ -72,13 +74,13 @@ async def post(
             f"this needs {-balance_delta} days but the balance is {balance} days; top up first",
         )
     entry_id = (await session.execute(
-        insert(LedgerEntry).values(
+        entries.insert().values(
             partner_id=partner_id, created_ms=now_ms, type=type,
             days=abs(balance_delta) if days is None else days,
             balance_delta=balance_delta, balance_after=balance_after,
             channel_id=channel_id, channel_days=channel_days, comment=comment,
             amount=amount, currency=currency, actor_type=actor.type, actor_id=actor.id,
             idempotency_key=idempotency_key,
-        ).returning(LedgerEntry.id)
+        ).returning(entries.c.id)
     )).scalar_one()
     return Posted(entry_id=entry_id, balance_after=balance_after)

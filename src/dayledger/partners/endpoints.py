@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -13,18 +13,88 @@ from ..auth import service as auth
 from ..ids import PARTNER_NAME_PATTERN
 from ..ledger.service import ENTRY_TYPES
 from ..models import LedgerEntry
-from ..web import Paging, authorized, handle, services
+from ..channels.endpoints import HistoryPage
+from ..web import (CSV_REPLY, ERROR_RESPONSES, Paging, Reply, Success, authorized, error_responses, handle,
+                   services)
 from . import repository, service
 from .schemas import PartnerSettings, TokenCreate
 
-router = APIRouter(tags=["Partner account"])
-PartnerName = Annotated[str, Path(pattern=PARTNER_NAME_PATTERN, max_length=64, description="Partner Name")]
+router = APIRouter(tags=["Partner account"], responses=ERROR_RESPONSES)
+# The path parameter is named as in the reference ({PartnerName}); handlers call it ``name``.
+PartnerName = Annotated[str, Path(alias="PartnerName", pattern=PARTNER_NAME_PATTERN, max_length=64,
+                                  description="Partner Name")]
 EntryType = Annotated[str | None, Query(pattern="^(" + "|".join(sorted(ENTRY_TYPES)) + ")$")]
 ChannelFilter = Annotated[str | None, Query(alias="channel", pattern=r"^(?:[A-Z]{6}-[A-Z0-9]{5}|[A-Z0-9]{12})$")]
 TimeFilter = Annotated[int | None, Query(ge=0, le=2**53, description="milliseconds since the epoch")]
 
 
-@router.get("/partners/{name}", summary="Partner profile with balance, limits and channel counts")
+class ChannelCounts(Reply):
+    total: int
+    byMode: dict[str, int]
+    byState: dict[str, int]
+
+
+class PartnerProfile(Reply):
+    id: str
+    name: str
+    email: str
+    balance: int
+    currency: str
+    pricePerMonth: str | None
+    trialEligible: bool
+    trialDays: int
+    daysLimit: int
+    sandboxLimit: int
+    timezone: str
+    status: Literal["active", "suspended"]
+    creationTS: int
+    channels: ChannelCounts
+    runwayDays: int | None
+
+
+class IssuedToken(Reply):
+    id: str
+    token: str | None  # null only in an Idempotency-Key replay: the secret is shown once
+    scope: str
+    name: str
+    createdAt: int
+    expiresAt: int | None
+
+
+class TokenInfo(Reply):
+    id: str
+    name: str
+    scope: str
+    prefix: str
+    kind: str
+    createdAt: int
+    expiresAt: int | None
+    revokedAt: int | None
+
+
+class TokenList(Reply):
+    tokens: list[TokenInfo]
+
+
+class WebhookEventReply(Reply):
+    type: str
+    method: str
+
+
+class WebhookReply(Reply):
+    url: str
+    events: list[WebhookEventReply]
+    mode: str
+
+
+class SettingsReply(Reply):
+    webhooks: list[WebhookReply]
+    days_limit: int
+    noChat: bool
+
+
+@router.get("/partners/{PartnerName}", summary="Partner profile with balance, limits and channel counts",
+            response_model=PartnerProfile)
 async def get_partner(request: Request, name: PartnerName):
     async def fn(session, principal):
         principal.require_partner(name)
@@ -33,7 +103,8 @@ async def get_partner(request: Request, name: PartnerName):
     return await handle(request, fn, permission="read")
 
 
-@router.get("/partners/{name}/history", summary="Billing history: every movement of days, newest first")
+@router.get("/partners/{PartnerName}/history", summary="Billing history: every movement of days, newest first",
+            response_model=HistoryPage)
 async def get_history(request: Request, name: PartnerName, paging: Paging, type: EntryType = None,
                       channel: ChannelFilter = None, since: TimeFilter = None, until: TimeFilter = None):
     async def fn(session, principal):
@@ -45,7 +116,7 @@ async def get_history(request: Request, name: PartnerName, paging: Paging, type:
     return await handle(request, fn, permission="read")
 
 
-@router.get("/partners/{name}/history.csv", summary="Billing history as CSV, streamed")
+@router.get("/partners/{PartnerName}/history.csv", summary="Billing history as CSV, streamed", **CSV_REPLY)
 async def get_history_csv(request: Request, name: PartnerName, type: EntryType = None,
                           channel: ChannelFilter = None, since: TimeFilter = None, until: TimeFilter = None):
     async def fn(session, principal):
@@ -72,14 +143,16 @@ async def stream_csv(request: Request, stmt):
         yield buf.getvalue()
 
 
-@router.get("/partners/{name}/tokens", summary="List this partner's API tokens (never their secrets)")
+@router.get("/partners/{PartnerName}/tokens", summary="List this partner's API tokens (never their secrets)",
+            response_model=TokenList)
 async def list_tokens(request: Request, name: PartnerName):
     async def fn(session, principal):
         return {"tokens": await auth.list_tokens(session, principal.require_partner(name))}
     return await handle(request, fn, permission="full")
 
 
-@router.post("/partners/{name}/tokens", summary="Create an API token; the secret is shown only in this response")
+@router.post("/partners/{PartnerName}/tokens", summary="Create an API token; the secret is shown only in this response",
+             status_code=201, response_model=IssuedToken, responses=error_responses(409))
 async def create_token(request: Request, name: PartnerName, body: TokenCreate):
     async def fn(session, principal):
         partner_id = principal.require_partner(name)
@@ -91,7 +164,8 @@ async def create_token(request: Request, name: PartnerName, body: TokenCreate):
     return await handle(request, fn, permission="full", status=201)
 
 
-@router.delete("/partners/{name}/tokens/{token_id}", summary="Revoke an API token")
+@router.delete("/partners/{PartnerName}/tokens/{token_id}", summary="Revoke an API token", response_model=TokenInfo,
+               responses=error_responses(404, 409))
 async def revoke_token(request: Request, name: PartnerName,
                        token_id: Annotated[str, Path(pattern=r"^tok_[A-Za-z0-9]{16}$")]):
     async def fn(session, principal):
@@ -100,8 +174,8 @@ async def revoke_token(request: Request, name: PartnerName,
     return await handle(request, fn, permission="full")
 
 
-@router.get("/partners/{name}/settings", summary="Get partner settings", operation_id="getPartnerSettings",
-            tags=["Partner settings"])
+@router.get("/partners/{PartnerName}/settings", summary="Get partner settings", operation_id="getPartnerSettings",
+            tags=["Partner settings"], response_model=SettingsReply)
 async def get_settings_(request: Request, name: PartnerName):
     async def fn(session, principal):
         principal.require_partner(name)
@@ -109,8 +183,8 @@ async def get_settings_(request: Request, name: PartnerName):
     return await handle(request, fn, permission="read")
 
 
-@router.patch("/partners/{name}/settings", summary="Set partner settings", operation_id="setPartnerSettings",
-              tags=["Partner settings"])
+@router.patch("/partners/{PartnerName}/settings", summary="Set partner settings", operation_id="setPartnerSettings",
+              tags=["Partner settings"], response_model=Success, responses=error_responses(409))
 async def patch_settings(request: Request, name: PartnerName, body: PartnerSettings):
     async def fn(session, principal):
         principal.require_partner(name)

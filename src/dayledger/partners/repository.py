@@ -28,7 +28,7 @@ async def channel_counts(session: AsyncSession, partner_ids: Sequence[str], now_
     """Per partner: live channel counts by mode and by run state."""
     counts: dict[str, dict] = {
         pid: {"total": 0, "byMode": {"trial": 0, "live": 0, "dev": 0, "dev_archive": 0},
-              "byState": {"running": 0, "stopped": 0, "expired": 0}} for pid in partner_ids}
+              "byState": {"running": 0, "stopped": 0, "expired": 0}, "paidRunning": 0} for pid in partner_ids}
     if not partner_ids:
         return counts
     running = (~Channel.stopped) & ((Channel.mode == "dev") | (Channel.active_till_ms > now_ms))
@@ -43,6 +43,15 @@ async def channel_counts(session: AsyncSession, partner_ids: Sequence[str], now_
         c["byMode"][mode] = c["byMode"].get(mode, 0) + n
         state = "expired" if expired else ("running" if is_running else "stopped")
         c["byState"][state] += n
+    paid_running = (await session.execute(
+        select(Channel.partner_id, func.count())
+        .where(Channel.partner_id.in_(partner_ids), Channel.deleted_ms.is_(None),
+               Channel.mode.in_(("trial", "live")), Channel.stopped.is_(False), Channel.expired.is_(False),
+               Channel.active_till_ms > now_ms,
+               (Channel.trial_ms.is_(None)) | (Channel.active_till_ms > Channel.trial_ms))
+        .group_by(Channel.partner_id))).all()
+    for pid, n in paid_running:
+        counts[pid]["paidRunning"] = n
     return counts
 
 

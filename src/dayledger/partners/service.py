@@ -86,7 +86,11 @@ async def change_days(session: AsyncSession, name: str, data: DaysChange, *, sig
 
 
 def money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value.quantize(Decimal('0.01'))}"
+    """A decimal string with at least two places and no rounding (24.1234 stays 24.1234)."""
+    if value is None:
+        return None
+    exact = value.normalize()
+    return f"{exact:f}" if -exact.as_tuple().exponent > 2 else f"{value.quantize(Decimal('0.01'))}"
 
 
 async def profile(session: AsyncSession, partner: Partner, now_ms: int) -> dict:
@@ -95,7 +99,7 @@ async def profile(session: AsyncSession, partner: Partner, now_ms: int) -> dict:
 
 
 def public(partner: Partner, counts: dict) -> dict:
-    live_running = counts["byState"]["running"] - counts["byMode"].get("dev", 0)
+    paid_running = counts["paidRunning"]
     return {
         "id": partner.id, "name": partner.name, "email": partner.email,
         "balance": partner.balance, "currency": partner.currency,
@@ -104,8 +108,9 @@ def public(partner: Partner, counts: dict) -> dict:
         "daysLimit": partner.days_limit, "sandboxLimit": partner.sandbox_limit,
         "timezone": partner.timezone, "status": partner.status, "creationTS": partner.created_ms,
         "channels": counts,
-        # Days the balance lasts if every running paid channel is kept running one day a day.
-        "runwayDays": (partner.balance // live_running) if live_running > 0 else None,
+        # Days the balance lasts if every running paid channel is kept running, one day a
+        # day each (free trials and sandboxes burn nothing); null when nothing burns.
+        "runwayDays": (partner.balance // paid_running) if paid_running > 0 else None,
     }
 
 

@@ -7,16 +7,32 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from ..ids import PROJECT_ID_PATTERN
-from ..web import Paging, handle, services
+from ..web import ERROR_RESPONSES, Paging, Reply, Success, error_responses, handle, services
 from . import service
 from .schemas import ProjectBody
 
-router = APIRouter(tags=["Projects"])
+router = APIRouter(tags=["Projects"], responses=ERROR_RESPONSES)
 ProjectID = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="Project ID")]
 Uid = Annotated[str | None, Query(pattern=r"^(?:[a-zA-Z0-9]{28}|me)$", description="User ID")]
 
 
-@router.get("/projects", summary="Get projects", operation_id="getProjects")
+class ProjectReply(Reply):
+    id: str
+    name: str
+    creationTS: int
+    ownerId: str
+    users: list[str]
+    isDefault: bool
+
+
+class ProjectList(Reply):
+    projects: list[ProjectReply]
+    count: int
+    offset: int
+    total: int
+
+
+@router.get("/projects", summary="Get projects", operation_id="getProjects", response_model=ProjectList)
 async def list_projects(request: Request, paging: Paging, uid: Uid = None):
     from ..channels.endpoints import check_uid
 
@@ -29,7 +45,8 @@ async def list_projects(request: Request, paging: Paging, uid: Uid = None):
     return await handle(request, fn, permission="read")
 
 
-@router.put("/projects", summary="Create project", operation_id="createProject")
+@router.put("/projects", summary="Create project", operation_id="createProject", response_model=ProjectReply,
+            responses=error_responses(409))
 async def create_project(request: Request, body: ProjectBody):
     async def fn(session, principal):
         project = await service.create(session, principal.require_partner(), body.name,
@@ -38,14 +55,16 @@ async def create_project(request: Request, body: ProjectBody):
     return await handle(request, fn, permission="channels")
 
 
-@router.get("/projects/{ProjectID}", summary="Get project", operation_id="getProject")
+@router.get("/projects/{ProjectID}", summary="Get project", operation_id="getProject", response_model=ProjectReply,
+            responses=error_responses(404))
 async def get_project(request: Request, ProjectID: ProjectID):
     async def fn(session, principal):
         return service.public(await service.get(session, principal.require_partner(), ProjectID))
     return await handle(request, fn, permission="read")
 
 
-@router.patch("/projects/{ProjectID}", summary="Update project", operation_id="updateProject")
+@router.patch("/projects/{ProjectID}", summary="Update project", operation_id="updateProject", response_model=Success,
+              responses=error_responses(404, 409))
 async def update_project(request: Request, ProjectID: ProjectID, body: ProjectBody):
     async def fn(session, principal):
         await service.rename(session, principal.require_partner(), ProjectID, body.name)
@@ -54,7 +73,7 @@ async def update_project(request: Request, ProjectID: ProjectID, body: ProjectBo
 
 
 @router.delete("/projects/{ProjectID}", summary="Delete project (it must have no channels)",
-               operation_id="deleteProject")
+               operation_id="deleteProject", response_model=Success, responses=error_responses(404, 409))
 async def delete_project(request: Request, ProjectID: ProjectID):
     async def fn(session, principal):
         await service.delete(session, principal.require_partner(), ProjectID, services(request).clock.now_ms())
