@@ -32,6 +32,7 @@ class ChannelCounts(Reply):
     total: int
     byMode: dict[str, int]
     byState: dict[str, int]
+    paidRunning: int  # running trial/live channels with paid time: what runwayDays divides by
 
 
 class PartnerProfile(Reply):

@@ -1,0 +1,144 @@
+"""Where an extend's CPU goes, layer by layer (``--bench layers``).
+
+Serial, in one process, so CPU per operation is measured cleanly (time.process_time):
+
+* ``service``: exactly what ``web.handle`` runs for ``POST /channels/{id}/extend``, minus
+  HTTP: ``Database.run`` -> ``auth.authenticate`` -> ``channels.service.extend`` -> JSON;
+* ``core_prebuilt``: the same transaction through the same ``Database``/``AsyncSession``,
+  but with ``text()`` statements built once and executed with parameters (what a lean
+  repository layer would do);
+* ``driver``: the same statements straight through the driver (asyncpg / sqlite3);
+
+and, over HTTP against the real server, the cost of the framework alone: a request to an
+unknown route (404 through the error handler), which does no database work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from . import ceiling, common, loadgen, seed
+from .common import CpuMeter, Server, log
+from .extend import ExtendConfig, _pairs, seed_extend
+
+
+@dataclass
+class LayersConfig:
+    iterations: int = 1500
+    http_seconds: float = 4.0
+
+
+async def _service_loop(url: str, work, n: int) -> tuple[float, float]:
+    from dayledger.auth.service import authenticate
+    from dayledger.channels import service
+    from dayledger.channels.schemas import ExtendRequest
+    from dayledger.config import normalize_database_url
+    from dayledger.db import Database
+
+    db = Database(normalize_database_url(url), pool_size=1)
+
+    async def one(session, token, channel):
+        now = time.time_ns() // 1_000_000
+        principal = await authenticate(session, token, now)
+        principal.require("channels")
+        body = ExtendRequest.model_validate_json(b'{"days":1,"comment":"bench"}')
+        result = await service.extend(session, principal.require_partner(), channel, body,
+                                      service.Op(now, principal.actor, None))
+        return json.dumps(result, separators=(",", ":"))
+
+    for token, channel in work[:50]:  # warm caches (statement cache, prepared statements)
+        await db.run(one, token, channel)
+    c0, t0 = time.process_time(), time.perf_counter()
+    for i in range(n):
+        token, channel = work[i % len(work)]
+        await db.run(one, token, channel)
+    out = (time.process_time() - c0) / n, (time.perf_counter() - t0) / n
+    await db.dispose()
+    return out
+
+
+async def _core_loop(url: str, work, n: int, engine: str) -> tuple[float, float]:
+    from sqlalchemy import text
+
+    from dayledger.config import normalize_database_url
+    from dayledger.db import Database
+
+    db = Database(normalize_database_url(url), pool_size=1)
+    lock = " FOR UPDATE" if engine == "postgres" else ""
+    names = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    fmt = lambda sql: text(sql.format(*(f":{x}" for x in names)))  # noqa: E731
+    auth, get_ch = fmt(ceiling.AUTH), fmt(ceiling.GET_CHANNEL + lock)
+    debit, entry, till_sql, event = fmt(ceiling.DEBIT), fmt(ceiling.ENTRY), fmt(ceiling.SET_TILL), fmt(ceiling.EVENT)
+
+    async def one(session, token, channel):
+        who = (await session.execute(auth, {"a": hashlib.sha256(token.encode()).hexdigest()})).one()
+        partner = who.partner_id
+        ch = (await session.execute(get_ch, {"a": channel, "b": partner})).one()
+        now = time.time_ns() // 1_000_000
+        balance = (await session.execute(debit, {"a": partner, "b": 1})).scalar_one()
+        entry_id = (await session.execute(entry, {"a": partner, "b": now, "c": 1, "d": -1, "e": balance,
+                                                  "f": channel, "g": "bench", "h": who.id})).scalar_one()
+        till = max(now, ch.active_till_ms) + seed.DAY_MS
+        await session.execute(till_sql, {"a": channel, "b": till})
+        await session.execute(event, {"a": partner, "b": channel, "c": ceiling.payload(tuple(ch), till, 1), "d": now})
+        return json.dumps({"success": True, "result": True, "activeTill": till, "daysAdded": 1, "balance": balance,
+                           "transactionId": entry_id}, separators=(",", ":"))
+
+    for token, channel in work[:50]:
+        await db.run(one, token, channel)
+    c0, t0 = time.process_time(), time.perf_counter()
+    for i in range(n):
+        token, channel = work[i % len(work)]
+        await db.run(one, token, channel)
+    out = (time.process_time() - c0) / n, (time.perf_counter() - t0) / n
+    await db.dispose()
+    return out
+
+
+def _driver_loop(db: common.BenchDB, work, n: int) -> tuple[float, float]:
+    spec = {"engine": db.engine, "url": db.url, "path": str(db.path) if db.path else None,
+            "clients": [work], "warmup": 0.0, "duration": 0, "quiet": True}
+    # Reuse the ceiling's transaction with one client for a fixed count: time it here.
+    if db.engine == "sqlite":
+        conn_spec = dict(spec, duration=3.0)
+        c0, t0 = time.process_time(), time.perf_counter()
+        r = ceiling.run_sqlite(conn_spec)
+        return (time.process_time() - c0) / max(1, r["tx"]), 3.0 / max(1, r["tx"])
+    conn_spec = dict(spec, duration=3.0)
+    c0 = time.process_time()
+    r = asyncio.run(ceiling.run_pg(conn_spec))
+    return (time.process_time() - c0) / max(1, r["tx"]), 3.0 / max(1, r["tx"])
+
+
+def run(engine: str, cfg: LayersConfig) -> dict:
+    db = common.new_db(engine, "layers")
+    try:
+        common.migrate(db)
+        ecfg = ExtendConfig()
+        many, hot = seed_extend(db, ecfg)
+        work = [pair for client in _pairs(ecfg, many, hot)[0] for pair in client]
+        out: dict = {"engine": engine, "iterations": cfg.iterations}
+        us = lambda x: round(x * 1e6)  # noqa: E731
+        cpu, wall = loadgen.run(_service_loop(db.url, work, cfg.iterations))
+        out["service_us"] = {"cpu": us(cpu), "wall": us(wall)}
+        cpu, wall = loadgen.run(_core_loop(db.url, work, cfg.iterations, engine))
+        out["core_prebuilt_us"] = {"cpu": us(cpu), "wall": us(wall)}
+        cpu, wall = _driver_loop(db, work, cfg.iterations)
+        out["driver_us"] = {"cpu": us(cpu), "wall": us(wall)}
+        with Server(db) as srv:
+            meter = CpuMeter(srv.pid, engine == "postgres")
+            reqs = [[loadgen.render("GET", "/no-such-route", "x")] for _ in range(8)]
+            stats = loadgen.run(loadgen.closed_loop(srv.port, reqs, cfg.http_seconds, 1.0, meter.start))
+            c = meter.stop()
+            n = stats.ok + stats.failed
+            out["http_404_floor"] = {"rps": round(n / stats.duration), "server_cpu_us_per_request":
+                                     us(c["server_cores"] * stats.duration / max(1, n))}
+        log(f"  {engine} layers: {out}")
+        return out
+    finally:
+        db.drop()

@@ -1,0 +1,256 @@
+"""dayledger benchmarks: one entry point (``make bench``).
+
+    .venv/bin/python benchmarks/run.py                     # everything, SQLite and PostgreSQL (~10 min)
+    .venv/bin/python benchmarks/run.py --quick             # smoke run (< 2 min)
+    .venv/bin/python benchmarks/run.py --engine postgres --bench extend --profile
+
+Prints the figures as tables and writes them as JSON (and Markdown) to
+benchmarks/results/. See benchmarks/README.md for what each benchmark measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dlbench import common, expiry, export, extend, layers  # noqa: E402
+from dlbench.common import RESULTS, log  # noqa: E402
+
+BENCHES = ("extend", "expiry", "export", "layers")
+TARGETS = {"extend_sqlite": 1500, "extend_postgres": 1000, "hot_partner": 500, "half_load_p99_ms": 50,
+           "fraction_of_ceiling": 0.5, "expiry_s": 60, "export_s": 5}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engine", choices=("sqlite", "postgres", "both"), default="both")
+    ap.add_argument("--bench", action="append", choices=BENCHES,
+                    help="run only this benchmark (repeatable; default: all)")
+    ap.add_argument("--quick", action="store_true", help="small, short smoke run (< 2 minutes)")
+    ap.add_argument("--duration", type=float, help="seconds measured per extend phase (default 15, quick 4)")
+    ap.add_argument("--clients", type=int, default=32, help="concurrent keep-alive clients (default 32)")
+    ap.add_argument("--pg-workers", default=None,
+                    help="server process counts to try on PostgreSQL, comma-separated (default 1,2; quick 1)")
+    ap.add_argument("--expiry-channels", type=int, help="channels seeded for expiry (default 1,000,000)")
+    ap.add_argument("--expiry-sqlite", action="store_true",
+                    help="also run the expiry benchmark on SQLite (it is a PostgreSQL benchmark)")
+    ap.add_argument("--profile", action="store_true",
+                    help="add a py-spy-profiled extend phase per server (needs the 'bench' extra)")
+    ap.add_argument("--output", type=Path, help="JSON file to write (default results/bench-<time>.json)")
+    return ap.parse_args(argv)
+
+
+def configs(args):
+    q = args.quick
+    ext = extend.ExtendConfig(clients=args.clients, warmup=1.0 if q else 3.0,
+                              duration=args.duration or (4.0 if q else 15.0),
+                              ceiling_duration=3.0 if q else 10.0, profile=args.profile)
+    workers = args.pg_workers or ("1" if q else "1,2")
+    ext.pg_workers = tuple(int(x) for x in workers.split(","))
+    exp = expiry.ExpiryConfig(channels=args.expiry_channels or (100_000 if q else 1_000_000),
+                              partners=100 if q else 1000)
+    exo = export.ExportConfig(sizes=(4_000, 20_000) if q else (20_000, 100_000))
+    return ext, exp, exo
+
+
+# ---------------------------------------------------------------- reporting
+
+def table(title: str, header: list[str], rows: list[list]) -> str:
+    cells = [[str(h) for h in header]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    out = [f"\n{title}", line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]]
+    return "\n".join(out)
+
+
+def markdown(title: str, header: list[str], rows: list[list]) -> str:
+    out = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join("" if c is None else str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def report(results: dict) -> tuple[str, str]:
+    text, md = [], []
+
+    def emit(title, header, rows):
+        text.append(table(title, header, rows))
+        md.append(markdown(title, header, rows))
+
+    ext_rows, ceil_rows = [], []
+    for engine, r in results.get("extend", {}).items():
+        if "error" in r:
+            ext_rows.append([engine, "ERROR", r["error"][:60]] + [""] * 8)
+            continue
+        for key, s in r["servers"].items():
+            for scenario, label in (("many_partners", "100 partners"), ("hot_partner", "1 hot partner")):
+                m = s[scenario]
+                ext_rows.append([engine, key, label, m["rps"], m["p50_ms"], m["p99_ms"], m["errors"],
+                                 m.get("fraction_of_ceiling"), m["cpu"].get("server_cores"),
+                                 m["cpu"].get("postgres_cores", ""), m["cpu"]["loadgen_cores"],
+                                 m["cpu"].get("other_cores")])
+            h = s["half_load"]
+            ext_rows.append([engine, key, f"open loop @ {h['target_rps']}/s", h["rps"], h["p50_ms"], h["p99_ms"],
+                             h["errors"], "", h["cpu"].get("server_cores"), h["cpu"].get("postgres_cores", ""),
+                             h["cpu"]["loadgen_cores"], h["cpu"].get("other_cores")])
+        variants = [("ceiling", "many_partners", "100 partners"), ("ceiling", "hot_partner", "1 hot partner"),
+                    ("ceiling_partner_last", "hot_partner", "1 hot partner, partner row locked last")]
+        for group, scenario, label in variants:
+            c = r.get(group, {}).get(scenario)
+            if c is None:
+                continue
+            ceil_rows.append([engine, label, c["tx_per_s"], c["p50_ms"], c["p99_ms"], sum(c["errors"].values()),
+                              c["cpu"].get("driver_cores"), c["cpu"].get("postgres_cores", ""),
+                              c["cpu"].get("other_cores")])
+    if ext_rows:
+        emit("Extend, end to end (POST /channels/{id}/extend, 32 keep-alive clients)",
+             ["engine", "server", "load", "extends/s", "p50 ms", "p99 ms", "errors", "of ceiling",
+              "server cores", "pg cores", "loadgen cores", "other cores"], ext_rows)
+    if ceil_rows:
+        emit("Raw-SQL ceiling (same transaction through the driver, no HTTP)",
+             ["engine", "load", "tx/s", "p50 ms", "p99 ms", "errors", "driver cores", "pg cores", "other cores"],
+             ceil_rows)
+    exp_rows = []
+    for engine, r in results.get("expiry", {}).items():
+        if "error" in r:
+            exp_rows.append([engine, "ERROR", r["error"][:80]] + [""] * 5)
+            continue
+        for key, run in r["runs"].items():
+            c = run["check"]
+            exp_rows.append([engine, f"{r['channels']:,} / {r['due']:,}", run["workers"], run["seconds"],
+                             run["channels_per_s"], c["expired_channels"], c["exact"], c["verify"]])
+    if exp_rows:
+        emit("Expiry (expire_due in a loop until 0)",
+             ["engine", "channels / due", "workers", "seconds", "expired/s", "expired", "exact", "verify"], exp_rows)
+    exo_rows = []
+    for engine, r in results.get("export", {}).items():
+        if "error" in r:
+            exo_rows.append([engine, "ERROR", r["error"][:80]] + [""] * 6)
+            continue
+        for n, s in r["sizes"].items():
+            result = "ok" if "error" not in s else ("INCOMPLETE" if not s["complete"] else "WRONG ROW COUNT")
+            exo_rows.append([engine, f"{int(n):,}", s["seconds"], f"{s['rows']:,}", s["ttfb_ms"], s["rss_before_mib"],
+                             s["rss_peak_mib"], s["rss_growth_mib"], s["side_max_ms"], result])
+    if exo_rows:
+        emit("GET /channels/export.csv",
+             ["engine", "channels", "seconds", "rows received", "TTFB ms", "RSS before MiB", "RSS peak MiB",
+              "RSS growth MiB", "other req max ms", "result"], exo_rows)
+    lay_rows = []
+    for engine, r in results.get("layers", {}).items():
+        if "error" in r:
+            continue
+        lay_rows.append([engine, r["http_404_floor"]["server_cpu_us_per_request"], r["service_us"]["cpu"],
+                         r["service_us"]["wall"], r["core_prebuilt_us"]["cpu"], r["core_prebuilt_us"]["wall"],
+                         r["driver_us"]["cpu"], r["driver_us"]["wall"]])
+    if lay_rows:
+        emit("Layers: CPU (and wall) microseconds per extend, serial, in process",
+             ["engine", "HTTP 404 floor (server CPU)", "service CPU", "service wall", "prebuilt Core CPU",
+              "prebuilt Core wall", "driver CPU", "driver wall"], lay_rows)
+    tgt = results.get("targets", [])
+    if tgt:
+        emit("Targets", ["target", "measured", "met"], [[t["target"], t["measured"], t["met"]] for t in tgt])
+    return "\n".join(text), "\n".join(md)
+
+
+def targets(results: dict) -> list[dict]:
+    out = []
+
+    def add(name, measured, met):
+        out.append({"target": name, "measured": measured, "met": "yes" if met else "NO"})
+
+    for engine, r in results.get("extend", {}).items():
+        if "error" in r:
+            add(f"extend on {engine}", r["error"][:60], False)
+            continue
+        best = r["servers"][r["best_server"]]
+        need = TARGETS[f"extend_{engine}"]
+        rps = best["many_partners"]["rps"]
+        add(f"{engine}: >= {need:,} extends/s, 100 partners", f"{rps}/s ({r['best_server']}), "
+            f"{rps / need:.0%} of target", rps >= need)
+        hot = max(s["hot_partner"]["rps"] for s in r["servers"].values())
+        add(f"{engine}: >= 500 extends/s, one hot partner", f"{hot}/s, {hot / 500:.0%} of target", hot >= 500)
+        p99 = best["half_load"]["p99_ms"]
+        add(f"{engine}: p99 < 50 ms at half load", f"{p99} ms at {best['half_load']['target_rps']}/s", p99 is not None
+            and p99 < 50)
+        frac = best["many_partners"].get("fraction_of_ceiling")
+        add(f"{engine}: >= half the raw-SQL ceiling", f"{frac} of {r['ceiling']['many_partners']['tx_per_s']} tx/s",
+            frac is not None and frac >= 0.5)
+    for engine, r in results.get("expiry", {}).items():
+        if "error" in r:
+            add(f"expiry on {engine}", r["error"][:60], False)
+            continue
+        for key, run in r["runs"].items():
+            add(f"{engine}: expiry of {r['due']:,} due in {r['channels']:,} < 60 s ({run['workers']} worker(s))",
+                f"{run['seconds']} s, exact={run['check']['exact']}",
+                run["seconds"] < 60 and run["check"]["exact"] and not run["timed_out"])
+    for engine, r in results.get("export", {}).items():
+        if "error" in r:
+            add(f"export on {engine}", r["error"][:60], False)
+            continue
+        n = max(r["sizes"], key=int)
+        s = r["sizes"][n]
+        add(f"{engine}: export of {int(n):,} channels < 5 s", f"{s['seconds']} s, {s['rows']:,} rows"
+            + ("" if "error" not in s else " (INCOMPLETE)"), s["seconds"] < 5 and "error" not in s)
+    return out
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    engines = ["sqlite", "postgres"] if args.engine == "both" else [args.engine]
+    if "postgres" in engines and not common.pg_available():
+        log(f"PostgreSQL is not reachable at {common.PG_ADMIN}; skipping it")
+        engines.remove("postgres")
+    benches = args.bench or list(BENCHES)
+    ext_cfg, exp_cfg, exo_cfg = configs(args)
+    started = time.time()
+    results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                     "quick": args.quick, "machine": common.machine_info(), "src": common.src_state(),
+                     "args": vars(args) | {"output": None}, "loadavg_at_start": os.getloadavg()}
+    if os.getloadavg()[0] > 0.7:
+        log(f"WARNING: the machine is busy (load average {os.getloadavg()[0]:.2f}); figures will be low and noisy")
+    for bench in benches:
+        results[bench] = {}
+        for engine in engines:
+            if bench == "expiry" and engine == "sqlite" and not (args.expiry_sqlite or args.engine == "sqlite"):
+                continue
+            try:
+                if bench == "extend":
+                    results[bench][engine] = extend.run(engine, ext_cfg)
+                elif bench == "expiry":
+                    results[bench][engine] = expiry.run(engine, exp_cfg)
+                elif bench == "export":
+                    results[bench][engine] = export.run(engine, exo_cfg)
+                else:
+                    results[bench][engine] = layers.run(engine, layers.LayersConfig(
+                        iterations=300 if args.quick else 1500, http_seconds=2.0 if args.quick else 4.0))
+            except Exception as exc:  # noqa: BLE001 - one failing benchmark must not lose the others
+                traceback.print_exc()
+                results[bench][engine] = {"error": f"{type(exc).__name__}: {exc}"}
+    results["targets"] = targets(results)
+    results["elapsed_s"] = round(time.time() - started, 1)
+    text, md = report(results)
+    m = results["machine"]
+    print(f"\ndayledger benchmarks ({'quick' if args.quick else 'full'}) - {m['nproc']} cores, {m['cpu']}, "
+          f"{m['mem_gib']} GiB, Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgres']}; "
+          f"src {results['src']['head']}{' + uncommitted changes' if results['src']['dirty'] else ''}; "
+          f"load average at start {results['loadavg_at_start'][0]:.2f}")
+    print(text)
+    print(f"\ntotal {results['elapsed_s']} s")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started))
+    path = args.output or RESULTS / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps(results, indent=1))
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / "latest.md").write_text(md)
+    print(f"results: {path} (and results/latest.json, results/latest.md)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

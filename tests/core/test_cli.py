@@ -1,0 +1,189 @@
+"""The real ``dayledger`` console script, run as a subprocess against the test database
+while the test server serves the same database."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from .conftest import new_client
+
+SCRIPT = Path(sys.executable).with_name("dayledger")
+
+
+def plain_url(url: str) -> str:
+    """``sqlite+aiosqlite:///x`` -> ``sqlite:///x``; ``postgresql+asyncpg://`` -> ``postgresql://``."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}://{rest}"
+
+
+class CLI:
+    def __init__(self, url: str, workdir: Path) -> None:
+        self.url = url
+        self.workdir = workdir
+
+    def __call__(self, *args: str, url: str | None = None) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DAYLEDGER_")}
+        env.update(DAYLEDGER_DATABASE_URL=url or self.url, DAYLEDGER_DATA_DIR=str(self.workdir / "data"),
+                   NO_COLOR="1")
+        return subprocess.run([str(SCRIPT), *args], env=env, cwd=self.workdir, capture_output=True, text=True,
+                              timeout=120)
+
+    def many(self, *commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
+        """Independent commands at once (each start-up costs about a second). A command
+        ending in ``"--url", URL`` runs with that database URL instead of the default."""
+        def one(args: tuple[str, ...]) -> subprocess.CompletedProcess:
+            if len(args) > 2 and args[-2] == "--url":
+                return self(*args[:-2], url=args[-1])
+            return self(*args)
+        with ThreadPoolExecutor(len(commands)) as pool:
+            return list(pool.map(one, commands))
+
+    def json(self, *args: str, url: str | None = None):
+        r = self(*args, "--json", url=url)
+        assert r.returncode == 0, (args, r.returncode, r.stderr)
+        assert "Traceback" not in r.stderr, r.stderr
+        return json.loads(r.stdout)
+
+
+def failed(r: subprocess.CompletedProcess, *words: str) -> str:
+    """The command failed plainly: non-zero exit, a message on stderr, no traceback."""
+    assert r.returncode != 0, (r.args, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+    message = " ".join(r.stderr.split())
+    assert message, r
+    for word in words:
+        assert word.lower() in message.lower(), message
+    return message
+
+
+@pytest.fixture(scope="module")
+def cli(db_url, tmp_path_factory) -> CLI:
+    assert SCRIPT.exists(), f"console script missing: {SCRIPT}"
+    return CLI(plain_url(db_url), tmp_path_factory.mktemp("cli"))
+
+
+def new_name() -> str:
+    return f"cli-{secrets.token_hex(4)}"
+
+
+def test_partner_create_credit_debit_show_list(cli, db_url, base_url, admin, db, assert_ledger_sound):
+    name = new_name()
+    created = cli.json("partner", "create", name, "--email", f"{name}@example.com", "--trial",
+                       "--price-per-month", "25.50", "--currency", "EUR")
+    assert {"name", "id", "projectId", "token"} <= set(created), created
+    assert created["name"] == name and created["balance"] == 0
+    assert (created["trialEligible"], created["pricePerMonth"], created["currency"]) == (True, "25.50", "EUR")
+
+    # The printed token is a working full-scope credential on the live server.
+    with new_client(base_url, created["token"]) as partner:
+        me = partner.get(f"/partners/{name}")
+        assert me.status_code == 200, me.text
+        assert me.json()["id"] == created["id"] and me.json()["balance"] == 0
+        assert partner.post(f"/partners/{name}/tokens", json={"name": "x"}).status_code == 201
+    assert admin.get(f"/admin/partners/{name}").json()["pricePerMonth"] == "25.50"
+
+    credited = cli.json("partner", "credit", name, "30", "--comment", "wire transfer 2026-11")
+    assert (credited["partner"], credited["days"], credited["balance"]) == (name, 30, 30)
+    debited = cli.json("partner", "debit", name, "12", "--comment", "manual correction")
+    assert (debited["days"], debited["balance"]) == (12, 18)
+    assert debited["transactionId"] > credited["transactionId"]
+
+    # The driver-qualified URL form (as the server is configured) works as well as the plain one.
+    over, shown, shown_driver_url, listed = cli.many(
+        ("partner", "debit", name, "100", "--comment", "too much"),
+        ("partner", "show", name, "--json"),
+        ("partner", "show", name, "--json", "--url", db_url),
+        ("partner", "list", "--json"))
+    failed(over, "insufficient balance")
+    assert over.stdout == ""
+    assert json.loads(shown.stdout)["balance"] == 18
+    assert json.loads(shown_driver_url.stdout)["balance"] == 18
+    mine = [p for p in json.loads(listed.stdout) if p["name"] == name]
+    assert len(mine) == 1 and mine[0]["balance"] == 18 and mine[0]["id"] == created["id"]
+
+    history = admin.get(f"/admin/partners/{name}").json()
+    assert history["balance"] == 18
+    with new_client(base_url, created["token"]) as partner:
+        entries = partner.get(f"/partners/{name}/history").json()["history"]
+    assert [(e["type"], e["balanceDelta"], e["comment"], e["actor"]["type"]) for e in entries] == [
+        ("adjustment", -12, "manual correction", "operator"),
+        ("adjustment", 30, "wire transfer 2026-11", "operator"),
+    ]
+    assert db.scalar("SELECT balance FROM partners WHERE name = :n", n=name) == 18
+    assert_ledger_sound()
+
+
+def test_token_create_and_revoke(cli, make_partner, base_url):
+    p = make_partner(balance=3)
+    token = cli.json("token", "create", p.name, "--scope", "read", "--name", "dashboard")
+    assert token["id"].startswith("tok_") and token["token"] and token["scope"] == "read"
+    with new_client(base_url, token["token"]) as c:
+        assert c.get(f"/partners/{p.name}").json()["balance"] == 3
+        assert c.post(f"/partners/{p.name}/tokens", json={"name": "x"}).status_code == 403  # read-only
+        listed = {t["id"]: t for t in p.get(f"/partners/{p.name}/tokens").json()["tokens"]}
+        assert listed[token["id"]]["name"] == "dashboard"
+
+        revoked = cli("token", "revoke", token["id"])
+        assert revoked.returncode == 0, revoked.stderr
+        assert c.get(f"/partners/{p.name}").status_code == 401
+    assert p.get(f"/partners/{p.name}").status_code == 200  # only that token was revoked
+
+
+def test_operator_token_create(cli, base_url):
+    token = cli.json("operator-token", "create")
+    assert token["id"].startswith("tok_") and token["token"]
+    with new_client(base_url, token["token"]) as op:
+        r = op.get("/admin/partners")
+        assert r.status_code == 200, r.text
+        assert op.get("/partners/anyone").status_code == 403  # an operator token, not a partner's
+
+
+def test_verify_passes_then_names_a_broken_partner(cli, make_partner, db):
+    ok = cli("verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "ok" in ok.stdout.lower()
+
+    victim = make_partner(balance=10)  # a throw-away partner, repaired before the test ends
+
+    def set_balance(value: int) -> None:
+        from sqlalchemy import text
+
+        async def fn(session):
+            await session.execute(text("UPDATE partners SET balance = :b WHERE id = :p"), {"b": value, "p": victim.id})
+        db.run(fn)
+
+    set_balance(15)
+    try:
+        broken = cli("verify")
+        assert broken.returncode == 1, (broken.stdout, broken.stderr)
+        message = failed(broken, "violation", victim.name)
+        assert "15" in message and "10" in message
+        assert "ledger ok" not in broken.stdout.lower()
+    finally:
+        set_balance(10)
+    assert db.verify() == []
+
+
+def test_errors_exit_non_zero_without_a_traceback(cli, make_partner):
+    p = make_partner(balance=5)
+    nobody = new_name()
+    results = cli.many(
+        ("partner", "show", nobody),
+        ("partner", "credit", nobody, "5", "--comment", "x"),
+        ("partner", "credit", p.name, "0", "--comment", "x"),
+        ("partner", "debit", p.name, "abc", "--comment", "x"),
+        ("token", "create", p.name, "--scope", "root"),
+    )
+    expectations = [("not found", nobody), ("not found", nobody), ("days",), ("days",), ("scope",)]
+    for r, words in zip(results, expectations):
+        failed(r, *words)
+    assert p.balance == 5
+    assert len(p.get(f"/partners/{p.name}/tokens").json()["tokens"]) == 1
