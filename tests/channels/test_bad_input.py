@@ -4,6 +4,8 @@ wrong), and nothing of the partner's state changes."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .conftest import check_error, create_channel, extend_ok
@@ -184,3 +186,36 @@ def test_insufficient_balance_is_402_and_changes_nothing(make_partner, partner_s
     err = check_error(p.post(f"/channels/{cid}/extend", json={"days": 3, "comment": "too much"}), 402)
     assert "3" in err["details"] and "2" in err["details"]
     assert partner_state(p) == before
+
+
+# Text no database column can hold: PostgreSQL refuses NUL, neither engine encodes an
+# unpaired surrogate. Bodies are encoded by hand (ensure_ascii) so the escapes reach the server.
+NUL, SURROGATE = "a\x00b", "a\ud800b"
+UNSTORABLE = [
+    ("PUT", "/channels", {"name": "{text}", "projectId": "default"}, "name"),
+    ("PUT", "/channels", {"name": "x", "projectId": "default", "recurrentPaymentId": "{text}"}, "recurrentPaymentId"),
+    ("PATCH", "/channels/{cid}", {"name": "{text}"}, "name"),
+    ("POST", "/channels/{cid}/extend", {"days": 1, "comment": "{text}"}, "comment"),
+    ("POST", "/channels/extend", {"channels": [{"id": "{cid}", "days": 1}], "comment": "{text}"}, "comment"),
+    ("PUT", "/projects", {"name": "{text}"}, "name"),
+    ("PATCH", "/projects/default", {"name": "{text}"}, "name"),
+]
+
+
+@pytest.mark.parametrize("text", [NUL, SURROGATE], ids=["NUL", "surrogate"])
+@pytest.mark.parametrize("method,path,body,field", UNSTORABLE, ids=[f"{m} {p} {f}" for m, p, _, f in UNSTORABLE])
+def test_unstorable_text_is_422_not_500(method, path, body, field, text, setup, partner_state):
+    p, cid, before = setup
+    raw = json.dumps(fill(body, cid)).replace("{text}", json.dumps(text)[1:-1])
+    r = p.client.request(method, path.format(cid=cid), content=raw.encode(),
+                         headers={"Content-Type": "application/json"})
+    check_error(r, 422, message=field)
+    expect_unchanged(p, before, partner_state)
+
+
+def test_unstorable_search_text_is_422(setup):
+    p, _, _ = setup
+    check_error(p.get("/channels/list", params={"q": NUL}), 422, message="q")
+    # A URL cannot carry a surrogate: its UTF-8 bytes are invalid and decode to U+FFFD.
+    r = p.get("/channels/list?q=%ED%A0%80")
+    assert r.status_code == 200 and r.json()["total"] == 0, r.text

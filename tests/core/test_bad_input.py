@@ -92,6 +92,21 @@ def test_malformed_json_is_422_and_says_so(admin, funded, ledger_state, raw):
     assert ledger_state(funded) == (10, 1)
 
 
+@pytest.mark.parametrize("path,body,field", [
+    ("/admin/partners/{name}/credit", {"days": 1, "comment": "a\x00b"}, "comment"),
+    ("/admin/partners/{name}/debit", {"days": 1, "comment": "a\x00b"}, "comment"),
+    ("/admin/partners", {"name": "nul-test", "email": "a\x00@b.example"}, "email"),
+    ("/admin/partners", {"name": "nul-test", "email": "a@b.example", "timezone": "UTC\x00"}, "timezone"),
+    ("/admin/partners/{name}/tokens", {"name": "a\x00b", "scope": "read"}, "name"),
+], ids=["credit comment", "debit comment", "email", "timezone", "token name"])
+def test_the_nul_character_is_422_not_a_database_error(admin, funded, ledger_state, path, body, field):
+    """PostgreSQL cannot store NUL in text; it is refused as a malformed payload on both engines."""
+    err = check_error(admin.post(path.format(name=funded.name), json=body), 422)
+    assert field in err["details"] and "NUL" in err["details"], err
+    assert ledger_state(funded) == (10, 1)
+    check_error(admin.get("/admin/partners/nul-test"), 404)
+
+
 @pytest.mark.parametrize("body", [b"", b"[]", b'"5"', b"null", b"5"])
 def test_a_body_that_is_not_an_object_is_422(admin, funded, ledger_state, body):
     r = admin.post(f"/admin/partners/{funded.name}/credit", content=body, headers={"Content-Type": "application/json"})

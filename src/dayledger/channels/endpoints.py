@@ -20,6 +20,7 @@ from ..models import Channel, Partner
 from ..partners import repository as partner_repository
 from ..partners import service as partner_service
 from ..projects import service as projects
+from ..text import Storable
 from ..web import (CSV_REPLY, ERROR_RESPONSES, Paging, Reply, Success, authorized,
                    error_responses, handle, idempotency_key, services)
 from . import repository, service
@@ -34,7 +35,7 @@ ModeFilter = Annotated[str | None, Query(pattern="^(trial|dev|dev_archive|live)$
 StateFilter = Annotated[str | None, Query(pattern="^(running|stopped|expired)$")]
 StatusFilter = Annotated[str | None, Query(pattern="^(AUTH|QR|INIT|LAUNCH|STOP|SYNC_ERROR|expired)$")]
 Expiring = Annotated[int | None, Query(ge=0, le=3650, description="only channels ending within N days")]
-Search = Annotated[str | None, Query(max_length=200, description="text in the name, id or phone")]
+Search = Annotated[str | None, Query(max_length=200, description="text in the name, id or phone"), Storable]
 
 
 Mode = Literal["trial", "dev", "dev_archive", "live"]

@@ -13,13 +13,14 @@ from ..clock import DAY_MS
 from ..ids import CHANNEL_ID_PATTERN, PROJECT_ID_PATTERN
 from ..models import Channel
 from ..partners.schemas import Comment, Days
+from ..text import Storable
 
 Mode = Literal["trial", "dev", "dev_archive", "live"]
-ChannelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ChannelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
 Phone = Annotated[str, StringConstraints(pattern=r"^([\d]{7,15})?$")]
 ProjectRef = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
 ChannelRef = Annotated[str, StringConstraints(pattern=CHANNEL_ID_PATTERN)]
-PaymentRef = Annotated[str, StringConstraints(max_length=100)]
+PaymentRef = Annotated[str, StringConstraints(max_length=100), Storable]
 RefCurrency = Literal["USD", "RUB", "BRL", "MXN", "INR"]
 
 
@@ -82,7 +83,7 @@ class StatusReport(Body):
 
 
 class IntrospectRequest(Body):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]
 
 
 def unused_paid_days(ch: Channel, now_ms: int) -> int:

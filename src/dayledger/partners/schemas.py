@@ -8,15 +8,17 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from ..ids import PARTNER_NAME_PATTERN
+from ..text import Storable
 
 MAX_DAYS = 1_000_000
 Days = Annotated[StrictInt, Field(ge=1, le=MAX_DAYS, description="Whole days, 1 to 1,000,000")]
-Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), Storable]
 Name = Annotated[str, StringConstraints(pattern=PARTNER_NAME_PATTERN, min_length=1, max_length=64)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254),
+                  Storable]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Price = Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), max_digits=14, decimal_places=4)]
-Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]
 
 
 class Strict(BaseModel):
@@ -55,7 +57,7 @@ class DaysChange(Strict):
 
 
 class TokenCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Storable] = ""
     scope: Annotated[str, StringConstraints(pattern=r"^(read|channels|billing|full)$")] = "full"
     expiresInDays: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
 
@@ -66,7 +68,7 @@ class WebhookEvent(BaseModel):
 
 
 class Webhook(BaseModel):
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000), Storable]
     events: list[WebhookEvent] = Field(default_factory=lambda: [WebhookEvent()], max_length=10)
     mode: Annotated[str, StringConstraints(pattern=r"^(body|path|method)$")] = "body"
 
