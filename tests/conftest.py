@@ -33,6 +33,30 @@ REFERENCE_SPEC = REPO.parent / "shared" / "reference" / "whapi-partner-openapi.j
 SSL_CONTEXT = ssl.create_default_context()
 
 
+def new_client(base_url: str, token: str | None = None, **headers: str) -> httpx.Client:
+    """A plain HTTP client, with ``token`` as its bearer credential if given."""
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.Client(base_url=base_url, timeout=30, verify=SSL_CONTEXT, headers=headers)
+
+
+def check_error(r: httpx.Response, status: int, *, message: str | None = None) -> dict:
+    """``r`` answers ``status`` in the one error shape; returns the error object.
+    ``message``, if given, must appear in the message or the details."""
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/json"), r.headers
+    body = r.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert set(err) == {"code", "message", "details"}, err
+    assert err["code"] == status, err
+    assert isinstance(err["message"], str) and err["message"].strip(), err
+    assert isinstance(err["details"], str), err
+    if message is not None:
+        assert message.lower() in (err["message"] + " " + err["details"]).lower(), err
+    return err
+
+
 def pytest_report_header(config):
     return f"dayledger database: {'postgresql' if os.environ.get('DAYLEDGER_TEST_DATABASE_URL') else 'sqlite'}"
 
@@ -168,17 +192,23 @@ def gateway_token(db, clock) -> str:
     return db.run(fn)
 
 
+@pytest.fixture
+def gateway(base_url, gateway_token):
+    """An HTTP client authenticated as the channel runtime (a gateway-scope operator token)."""
+    with new_client(base_url, gateway_token) as c:
+        yield c
+
+
 @pytest.fixture(scope="session")
 def http(base_url):
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    with new_client(base_url) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def admin(base_url, operator_token):
     """An HTTP client authenticated as the operator."""
-    with httpx.Client(base_url=base_url, timeout=30,
-                      headers={"Authorization": f"Bearer {operator_token}"}) as client:
+    with new_client(base_url, operator_token) as client:
         yield client
 
 
@@ -228,8 +258,7 @@ def make_partner(admin, base_url):
         if balance:
             c = admin.post(f"/admin/partners/{name}/credit", json={"days": balance, "comment": "test funds"})
             assert c.status_code == 200, c.text
-        client = httpx.Client(base_url=base_url, timeout=30, verify=SSL_CONTEXT,
-                              headers={"Authorization": f"Bearer {t.json()['token']}"})
+        client = new_client(base_url, t.json()["token"])
         clients.append(client)
         return PartnerHandle(name, body["id"], t.json()["token"], body["projectId"], client)
 

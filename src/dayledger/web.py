@@ -18,6 +18,7 @@ from .auth.service import Principal, authenticate
 from .clock import Clock
 from .config import Settings
 from .db import Database
+from .ledger.service import ENTRY_TYPES
 
 Handler = Callable[[AsyncSession, Principal], Awaitable[Any]]
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -52,6 +53,25 @@ class PagingParams:
 
 
 Paging = Annotated[PagingParams, Depends()]
+
+
+class HistoryFilterParams:
+    """Filters of a billing history: the entry ``type`` and a time range in milliseconds
+    (``since`` inclusive, ``until`` exclusive)."""
+
+    def __init__(self, type: str | None = Query(None, pattern="^(" + "|".join(sorted(ENTRY_TYPES)) + ")$",
+                                                description="only entries of this type"),
+                 since: int | None = Query(None, ge=0, le=2**53, description="milliseconds since the epoch"),
+                 until: int | None = Query(None, ge=0, le=2**53, description="milliseconds since the epoch")) -> None:
+        self.type = type
+        self.since_ms = since
+        self.until_ms = until
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"type": self.type, "since_ms": self.since_ms, "until_ms": self.until_ms}
+
+
+HistoryFilter = Annotated[HistoryFilterParams, Depends()]
 
 
 class Reply(BaseModel):

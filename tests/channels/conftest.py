@@ -12,25 +12,10 @@ from sqlalchemy import text
 
 from dayledger.channels.tasks import expire_due
 from dayledger.db import Database
+from conftest import check_error  # noqa: F401 - re-exported for the channel tests
 
 DAY = 86_400_000
 MINUTE = 60_000
-
-
-def check_error(r: httpx.Response, status: int, *, message: str | None = None) -> dict:
-    """``r`` answers ``status`` in the one error shape; returns the error object."""
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith("application/json"), r.headers
-    body = r.json()
-    assert set(body) == {"error"}, body
-    err = body["error"]
-    assert set(err) == {"code", "message", "details"}, err
-    assert err["code"] == status, err
-    assert isinstance(err["message"], str) and err["message"].strip(), err
-    assert isinstance(err["details"], str), err
-    if message is not None:
-        assert message.lower() in (err["message"] + " " + err["details"]).lower(), err
-    return err
 
 
 def create_channel(p, name: str = "channel", project: str = "default", **fields) -> dict:

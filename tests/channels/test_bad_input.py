@@ -47,7 +47,7 @@ CASES = {
     "empty comment": ("POST", "/channels/{cid}/extend", {"days": 1, "comment": ""}, 422, "comment"),
     "missing comment": ("POST", "/channels/{cid}/extend", {"days": 1}, 422, "comment"),
     "negative amount": ("POST", "/channels/{cid}/extend", {"days": 1, "comment": "c", "amount": -1}, 422, "amount"),
-    "unknown currency": ("POST", "/channels/{cid}/extend", {"days": 1, "comment": "c", "currency": "EUR"}, 422,
+    "malformed currency": ("POST", "/channels/{cid}/extend", {"days": 1, "comment": "c", "currency": "euro"}, 422,
                          "currency"),
     "malformed JSON extend": ("POST", "/channels/{cid}/extend", b'{"days": 1, "comment": ', 422, "JSON"),
     "JSON array body": ("POST", "/channels/{cid}/extend", [1, "c"], 422, None),

@@ -12,12 +12,6 @@ from .conftest import DAY, check_error, create_channel, extend_ok, get_channel, 
 LIMITED = {"messagesPerDay": 150, "chatsPerMonth": 5, "apiRequestsPerMonth": 1000}
 
 
-@pytest.fixture
-def gateway(base_url, gateway_token):
-    with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {gateway_token}"}) as c:
-        yield c
-
-
 def introspect(gateway, token: str) -> dict:
     r = gateway.post("/gateway/introspect", json={"token": token})
     assert r.status_code == 200, r.text

@@ -8,6 +8,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from conftest import new_client
+
 from .conftest import check_error, create_channel, extend_ok
 
 
@@ -128,7 +130,7 @@ def test_read_scope_token_reads_but_never_mutates(make_partner, base_url, token_
     extend_ok(p, ch["id"], 5)
     read = token_with_scope(p, "read")
     before = partner_state(p)
-    with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {read}"}) as c:
+    with new_client(base_url, read) as c:
         for path in ("/channels/list", f"/channels/{ch['id']}", f"/channels/{ch['id']}/history",
                      "/channels/list/default", "/projects", f"/projects/{p.project_id}",
                      f"/partners/{p.name}", f"/partners/{p.name}/settings", f"/partners/{p.name}/history"):
@@ -163,7 +165,7 @@ def test_billing_scope_cannot_manage_channels(make_partner, base_url, token_with
     ch = create_channel(p)
     billing = token_with_scope(p, "billing")
     before = partner_state(p)
-    with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {billing}"}) as c:
+    with new_client(base_url, billing) as c:
         check_error(c.post(f"/channels/{ch['id']}/extend", json={"days": 1, "comment": "x"}), 403)
         check_error(c.delete(f"/channels/{ch['id']}"), 403)
         assert c.get(f"/channels/{ch['id']}").status_code == 200
@@ -175,7 +177,7 @@ def test_operator_and_gateway_tokens_are_refused_on_partner_routes(make_partner,
     p = make_partner(balance=5)
     ch = create_channel(p)
     before = partner_state(p)
-    with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {gateway_token}"}) as gw:
+    with new_client(base_url, gateway_token) as gw:
         for client in (admin, gw):
             for method, path, body in [
                 ("GET", "/channels/list", None),
@@ -196,7 +198,7 @@ def test_operator_and_gateway_tokens_are_refused_on_partner_routes(make_partner,
 def test_missing_and_unknown_tokens_are_401(base_url, make_partner):
     p = make_partner()
     ch = create_channel(p)
-    with httpx.Client(base_url=base_url, timeout=30) as anon:
+    with new_client(base_url) as anon:
         check_error(anon.get("/channels/list"), 401)
         check_error(anon.get(f"/channels/{ch['id']}"), 401)
         check_error(anon.delete(f"/channels/{ch['id']}", headers={"Authorization": "Bearer nope"}), 401)

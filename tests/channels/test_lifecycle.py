@@ -312,11 +312,19 @@ def test_mode_transitions(make_partner, clock, assert_ledger_sound):
     assert extend_ok(p, boxed["id"], 2)["activeTill"] == now + 2 * DAY
     assert get_channel(p, boxed["id"])["paidDaysLeft"] == 2
 
-    # dev -> live needs paid days first; an extended archive can go live and runs again.
+    # dev -> live needs paid days first, and a sandbox is not extended (it runs free, so paid
+    # days on it would run out unused): the way to live is sandbox -> trial -> extend -> live.
     sandbox = create_channel(p, "sandbox")
     assert set_mode(p, sandbox["id"], "dev").status_code == 200
-    check_error(set_mode(p, sandbox["id"], "live"), 403)
+    check_error(set_mode(p, sandbox["id"], "live"), 403, message="switch it to 'trial'")
     assert get_channel(p, sandbox["id"])["mode"] == "dev"
+    balance = p.balance
+    check_error(extend(p, sandbox["id"], 1), 409, message="sandbox")
+    check_error(extend(p, paid["id"], 1), 409, message="dev_archive")
+    bulk = {"channels": [{"id": boxed["id"], "days": 1}, {"id": sandbox["id"], "days": 1}], "comment": "c"}
+    check_error(p.post("/channels/extend", json=bulk), 409, message=sandbox["id"])
+    assert p.balance == balance and get_channel(p, boxed["id"])["paidDaysLeft"] == 2
+    assert set_mode(p, paid["id"], "trial").status_code == 200
     extend_ok(p, paid["id"], 1)
     r = set_mode(p, paid["id"], "live")
     assert r.status_code == 200, r.text
@@ -368,6 +376,27 @@ def test_expired_channel_stays_listed_and_extend_restarts_it(make_partner, clock
     # Deleting it removes it from the listings.
     assert p.delete(f"/channels/{ch['id']}").json()["daysReturned"] == 2
     assert ch["id"] not in listed_ids(p)
+    assert_ledger_sound()
+
+
+def test_a_channel_stopped_by_hand_does_not_expire_and_extend_keeps_it_stopped(make_partner, clock, expire,
+                                                                                  assert_ledger_sound):
+    p = make_partner(balance=5)
+    ch = create_channel(p, "paused")
+    extend_ok(p, ch["id"], 1)
+    assert p.post(f"/channels/{ch['id']}/stop").status_code == 200
+    clock.advance(days=2)
+    expire(clock.now_ms())
+    got = get_channel(p, ch["id"])
+    assert got["stopped"] is True and got["status"] != "expired" and got["billingStatus"] == "Unpaid"
+    assert history(p, ch["id"], type="expire") == []
+    # Paying adds time but does not start what the partner stopped; starting does.
+    now = clock.now_ms()
+    assert extend_ok(p, ch["id"], 2)["activeTill"] == now + 2 * DAY
+    got = get_channel(p, ch["id"])
+    assert got["stopped"] is True and got["billingStatus"] == "Paid"
+    assert p.post(f"/channels/{ch['id']}/start").status_code == 200
+    assert get_channel(p, ch["id"])["stopped"] is False
     assert_ledger_sound()
 
 

@@ -3,35 +3,9 @@ from the database (so a test never trusts the API it is checking)."""
 
 from __future__ import annotations
 
-import ssl
-
-import httpx
 import pytest
 
-_SSL = ssl.create_default_context()  # shared: building one per client costs ~0.1 s
-
-
-def new_client(base_url: str, token: str | None = None, **headers: str) -> httpx.Client:
-    """A plain HTTP client, with ``token`` as its bearer credential if given."""
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    return httpx.Client(base_url=base_url, timeout=30, verify=_SSL, headers=headers)
-
-
-def check_error(r, status: int, *, message: str | None = None) -> dict:
-    """``r`` answers ``status`` in the one error shape; returns the error object."""
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].startswith("application/json"), r.headers
-    body = r.json()
-    assert set(body) == {"error"}, body
-    err = body["error"]
-    assert set(err) == {"code", "message", "details"}, err
-    assert err["code"] == status, err
-    assert isinstance(err["message"], str) and err["message"].strip(), err
-    assert isinstance(err["details"], str), err
-    if message is not None:
-        assert message.lower() in (err["message"] + " " + err["details"]).lower(), err
-    return err
+from conftest import check_error, new_client  # noqa: F401 - re-exported for the core tests
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from ..partners import repository as partner_repository
 from ..partners import service as partner_service
 from ..projects import service as projects
 from ..text import Storable
-from ..web import (CSV_REPLY, ERROR_RESPONSES, Paging, Reply, Success, authorized,
+from ..web import (CSV_REPLY, ERROR_RESPONSES, HistoryFilter, Paging, Reply, Success, authorized,
                    error_responses, handle, idempotency_key, services)
 from . import repository, service
 from .schemas import (BulkExtendRequest, ChannelCreate, ChannelUpdate, ExtendRequest, ModeRequest,
@@ -198,14 +198,16 @@ EXPORT_COLUMNS = ["Name", "ID", "Phone Number", "Work Period", "Status", "Mode",
 
 @router.get("/channels/export.csv", summary="All channels as CSV, streamed", **CSV_REPLY)
 async def export_channels(request: Request, mode: ModeFilter = None, state: StateFilter = None,
-                          q: Search = None):
+                          status: StatusFilter = None, expiringWithin: Expiring = None, q: Search = None):
+    """The filters of ``GET /channels/list`` (no paging: every matching channel)."""
     async def fn(session, principal):
         partner_id = principal.require_partner()
         tz = (await session.execute(select(Partner.timezone).where(Partner.id == partner_id))).scalar_one()
         return partner_id, tz
     partner_id, tz_name = await authorized(request, fn)
     now = services(request).clock.now_ms()
-    stmt = repository.filtered(partner_id, now, mode=mode, state=state, q=q).order_by(Channel.created_ms, Channel.id)
+    stmt = repository.filtered(partner_id, now, mode=mode, state=state, status=status,
+                               expiring_within_days=expiringWithin, q=q).order_by(Channel.created_ms, Channel.id)
     return StreamingResponse(stream_export(request, stmt, now, ZoneInfo(tz_name)), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="channels.csv"'})
 
@@ -303,11 +305,11 @@ async def change_mode(request: Request, ChannelID: ChannelID, body: ModeRequest 
 
 @router.get("/channels/{ChannelID}/history", summary="One channel's statement: every movement of its days",
             response_model=HistoryPage, responses=error_responses(404))
-async def channel_history(request: Request, ChannelID: ChannelID, paging: Paging):
+async def channel_history(request: Request, ChannelID: ChannelID, paging: Paging, filters: HistoryFilter):
     async def fn(session, principal):
         partner_id = principal.require_partner()
         await repository.get(session, partner_id, ChannelID, include_deleted=True)
-        stmt = partner_repository.history_query(partner_id, channel_id=ChannelID)
+        stmt = partner_repository.history_query(partner_id, channel_id=ChannelID, **filters.as_kwargs())
         rows, total = await partner_repository.history_page(session, stmt, paging.count, paging.offset)
         return {"history": [partner_service.entry_public(e) for e in rows], "count": len(rows),
                 "offset": paging.offset, "total": total}

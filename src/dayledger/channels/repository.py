@@ -52,9 +52,12 @@ def filtered(partner_id: str, now_ms: int, *, project_id: str | None = None, mod
                           Channel.active_till_ms > now_ms,
                           Channel.active_till_ms <= now_ms + expiring_within_days * DAY_MS)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(Channel.name).like(like), func.lower(Channel.id).like(like),
-                              Channel.phone.like(f"%{q}%")))
+        # The search text is literal: % and _ match themselves, not any characters.
+        text = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{text}%"
+        stmt = stmt.where(or_(func.lower(Channel.name).like(like, escape="\\"),
+                              func.lower(Channel.id).like(like, escape="\\"),
+                              func.lower(Channel.phone).like(like, escape="\\")))
     return stmt
 
 

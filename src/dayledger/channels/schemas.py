@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from ..clock import DAY_MS
 from ..ids import CHANNEL_ID_PATTERN, PROJECT_ID_PATTERN
 from ..models import Channel
-from ..partners.schemas import Comment, Days
+from ..partners.schemas import Comment, Currency, Days
 from ..text import Storable
 
 Mode = Literal["trial", "dev", "dev_archive", "live"]
@@ -21,7 +21,6 @@ Phone = Annotated[str, StringConstraints(pattern=r"^([\d]{7,15})?$")]
 ProjectRef = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
 ChannelRef = Annotated[str, StringConstraints(pattern=CHANNEL_ID_PATTERN)]
 PaymentRef = Annotated[str, StringConstraints(max_length=100), Storable]
-RefCurrency = Literal["USD", "RUB", "BRL", "MXN", "INR"]
 
 
 class Body(BaseModel):
@@ -49,7 +48,7 @@ class ExtendRequest(Body):
     days: Days
     comment: Comment
     amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)] | None = None
-    currency: RefCurrency | None = None
+    currency: Currency | None = None  # the reference lists five; any ISO 4217 code is a superset
 
 
 class BulkItem(Body):

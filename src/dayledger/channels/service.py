@@ -99,13 +99,22 @@ async def update(session: AsyncSession, partner_id: str, channel_id: str, data: 
     return {"success": True, "result": True}
 
 
+def _check_payable(ch: Channel) -> None:
+    """Sandboxes are free and never expire: paid days on one would only run out unused."""
+    if ch.mode in ("dev", "dev_archive"):
+        raise Conflict("sandbox channels are not extended",
+                       f"channel {ch.id} is a sandbox ({ch.mode}) and runs free; switch it to 'trial' first, "
+                       "then extend it (and switch it to 'live')")
+
+
 async def _add_paid_days(session: AsyncSession, ch: Channel, days: int, comment: str, op: Op,
                          amount=None, currency=None) -> ledger.Posted:
+    _check_payable(ch)
     posted = await ledger.post(session, partner_id=ch.partner_id, type="extend", balance_delta=-days,
                                channel_id=ch.id, channel_days=days, comment=comment, amount=amount,
                                currency=currency, actor=op.actor, now_ms=op.now, idempotency_key=op.key)
     ch.active_till_ms = max(op.now, ch.active_till_ms) + days * DAY_MS
-    if ch.expired:  # a channel stopped by expiry runs again once paid for
+    if ch.expired:  # a channel stopped by expiry (never one stopped by hand) runs again once paid for
         ch.expired = False
         ch.stopped = False
     await _emit(session, ch, "channel.extended", op, days=days)
@@ -130,6 +139,8 @@ async def extend_many(session: AsyncSession, partner_id: str, data: BulkExtendRe
     missing = [c.id for c in wanted if c.id not in found]
     if missing:
         raise NotFound("channel not found", f"no channel with id {', '.join(missing)}; nothing was extended")
+    for ch in rows:
+        _check_payable(ch)
     total = sum(c.days for c in wanted)
     balance = (await partner_row(session, partner_id, for_update=True)).balance
     if balance < total:
@@ -221,8 +232,9 @@ async def change_mode(session: AsyncSession, partner_id: str, channel_id: str, m
     if mode == "live":
         free_left = max(0, (ch.trial_ms or 0) - op.now)
         if ch.active_till_ms - free_left <= op.now:
+            first = "switch it to 'trial' and extend it" if previous in ("dev", "dev_archive") else "extend it"
             raise Forbidden("no paid time left",
-                            "a live channel needs paid days: extend the channel first, then switch to live")
+                            f"a live channel needs paid days: {first} first, then switch to live")
         ch.active_till_ms -= free_left  # the free trial ends now
         if ch.trial_ms is not None and ch.trial_ms > op.now:
             ch.trial_ms = op.now

@@ -1,4 +1,8 @@
-"""Worker job: expire trial/live channels whose paid (or free) time has run out.
+"""Worker job: expire running trial/live channels whose paid (or free) time has run out.
+
+A channel the partner stopped by hand is left alone: it stays ``stopped`` (not
+``expired``), so a later extension adds time without starting it against the partner's
+will.
 
 One call expires one batch in the caller's transaction. On PostgreSQL the batch is
 claimed with ``FOR UPDATE SKIP LOCKED``, so several workers on several hosts split the
@@ -17,7 +21,8 @@ from ..models import Channel, Event, LedgerEntry, Partner
 async def expire_due(session: AsyncSession, now_ms: int, batch_size: int = 5000) -> int:
     claim = (
         select(Channel.id, Channel.partner_id, Channel.mode, Channel.active_till_ms)
-        .where(Channel.expired.is_(False), Channel.deleted_ms.is_(None), Channel.mode.in_(("trial", "live")),
+        .where(Channel.expired.is_(False), Channel.stopped.is_(False), Channel.deleted_ms.is_(None),
+               Channel.mode.in_(("trial", "live")),
                Channel.active_till_ms <= now_ms,
                # A channel that never had time (created unpaid) never ran, so it cannot expire.
                Channel.active_till_ms > Channel.created_ms)

@@ -11,10 +11,9 @@ from fastapi.responses import StreamingResponse
 
 from ..auth import service as auth
 from ..ids import PARTNER_NAME_PATTERN
-from ..ledger.service import ENTRY_TYPES
 from ..models import LedgerEntry
 from ..channels.endpoints import HistoryPage
-from ..web import (CSV_REPLY, ERROR_RESPONSES, Paging, Reply, Success, authorized, error_responses, handle,
+from ..web import (CSV_REPLY, ERROR_RESPONSES, HistoryFilter, Paging, Reply, Success, authorized, error_responses, handle,
                    services)
 from . import repository, service
 from .schemas import PartnerSettings, TokenCreate
@@ -23,9 +22,7 @@ router = APIRouter(tags=["Partner account"], responses=ERROR_RESPONSES)
 # The path parameter is named as in the reference ({PartnerName}); handlers call it ``name``.
 PartnerName = Annotated[str, Path(alias="PartnerName", pattern=PARTNER_NAME_PATTERN, max_length=64,
                                   description="Partner Name")]
-EntryType = Annotated[str | None, Query(pattern="^(" + "|".join(sorted(ENTRY_TYPES)) + ")$")]
 ChannelFilter = Annotated[str | None, Query(alias="channel", pattern=r"^(?:[A-Z]{6}-[A-Z0-9]{5}|[A-Z0-9]{12})$")]
-TimeFilter = Annotated[int | None, Query(ge=0, le=2**53, description="milliseconds since the epoch")]
 
 
 class ChannelCounts(Reply):
@@ -106,11 +103,11 @@ async def get_partner(request: Request, name: PartnerName):
 
 @router.get("/partners/{PartnerName}/history", summary="Billing history: every movement of days, newest first",
             response_model=HistoryPage)
-async def get_history(request: Request, name: PartnerName, paging: Paging, type: EntryType = None,
-                      channel: ChannelFilter = None, since: TimeFilter = None, until: TimeFilter = None):
+async def get_history(request: Request, name: PartnerName, paging: Paging, filters: HistoryFilter,
+                      channel: ChannelFilter = None):
     async def fn(session, principal):
         partner_id = principal.require_partner(name)
-        stmt = repository.history_query(partner_id, type=type, channel_id=channel, since_ms=since, until_ms=until)
+        stmt = repository.history_query(partner_id, channel_id=channel, **filters.as_kwargs())
         rows, total = await repository.history_page(session, stmt, paging.count, paging.offset)
         return {"history": [service.entry_public(e) for e in rows],
                 "count": len(rows), "offset": paging.offset, "total": total}
@@ -118,12 +115,12 @@ async def get_history(request: Request, name: PartnerName, paging: Paging, type:
 
 
 @router.get("/partners/{PartnerName}/history.csv", summary="Billing history as CSV, streamed", **CSV_REPLY)
-async def get_history_csv(request: Request, name: PartnerName, type: EntryType = None,
-                          channel: ChannelFilter = None, since: TimeFilter = None, until: TimeFilter = None):
+async def get_history_csv(request: Request, name: PartnerName, filters: HistoryFilter,
+                          channel: ChannelFilter = None):
     async def fn(session, principal):
         return principal.require_partner(name)
     partner_id = await authorized(request, fn)
-    stmt = repository.history_query(partner_id, type=type, channel_id=channel, since_ms=since, until_ms=until)
+    stmt = repository.history_query(partner_id, channel_id=channel, **filters.as_kwargs())
     return StreamingResponse(stream_csv(request, stmt), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{name}-history.csv"'})
 
