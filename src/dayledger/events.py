@@ -9,13 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .models import Event
 
 
+_INSERT = Event.__table__.insert()  # built once; see ledger/service.py
+
+
 async def emit(session: AsyncSession, *, partner_id: str, type: str, now_ms: int,
                channel_id: str | None = None, payload: dict | None = None) -> None:
-    await session.execute(Event.__table__.insert().values(
-        partner_id=partner_id, type=type, channel_id=channel_id, payload=payload or {},
-        created_ms=now_ms))
+    await session.execute(_INSERT, {"partner_id": partner_id, "type": type, "channel_id": channel_id,
+                                    "payload": payload or {}, "created_ms": now_ms})
 
 
 async def emit_many(session: AsyncSession, rows: list[dict]) -> None:
     if rows:
-        await session.execute(Event.__table__.insert(), rows)
+        await session.execute(_INSERT, rows)

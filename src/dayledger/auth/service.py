@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import ids
@@ -93,16 +93,18 @@ async def issue(session: AsyncSession, *, kind: str, scope: str, now_ms: int,
     return IssuedToken(token.id, raw, scope, name, partner_id, now_ms, expires_ms)
 
 
+# Runs on every request: Core, built once (see ledger/service.py).
+_tokens, _partners = ApiToken.__table__.c, Partner.__table__.c
+_BY_HASH = (select(_tokens.id, _tokens.kind, _tokens.scope, _tokens.partner_id, _tokens.expires_ms,
+                   _tokens.revoked_ms, _partners.name, _partners.status)
+            .select_from(ApiToken.__table__.outerjoin(Partner.__table__, _partners.id == _tokens.partner_id))
+            .where(_tokens.token_hash == bindparam("hash")))
+
+
 async def authenticate(session: AsyncSession, raw: str | None, now_ms: int) -> Principal:
     if not raw:
         raise Unauthorized("missing API token", "send 'Authorization: Bearer <token>' or '?token=<token>'")
-    tokens, partners = ApiToken.__table__.c, Partner.__table__.c  # Core: runs on every request
-    row = (await session.execute(
-        select(tokens.id, tokens.kind, tokens.scope, tokens.partner_id, tokens.expires_ms,
-               tokens.revoked_ms, partners.name, partners.status)
-        .select_from(ApiToken.__table__.outerjoin(Partner.__table__, partners.id == tokens.partner_id))
-        .where(tokens.token_hash == hash_token(raw))
-    )).first()
+    row = (await session.execute(_BY_HASH, {"hash": hash_token(raw)})).first()
     if row is None:
         raise Unauthorized("invalid API token", "the token is unknown")
     if row.revoked_ms is not None:

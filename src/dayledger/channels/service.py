@@ -110,15 +110,17 @@ def _check_payable(ch: Channel) -> None:
 async def _add_paid_days(session: AsyncSession, ch: Channel, days: int, comment: str, op: Op,
                          amount=None, currency=None) -> ledger.Posted:
     _check_payable(ch)
-    posted = await ledger.post(session, partner_id=ch.partner_id, type="extend", balance_delta=-days,
-                               channel_id=ch.id, channel_days=days, comment=comment, amount=amount,
-                               currency=currency, actor=op.actor, now_ms=op.now, idempotency_key=op.key)
     ch.active_till_ms = max(op.now, ch.active_till_ms) + days * DAY_MS
     if ch.expired:  # a channel stopped by expiry (never one stopped by hand) runs again once paid for
         ch.expired = False
         ch.stopped = False
-    await _emit(session, ch, "channel.extended", op, days=days)
-    return posted
+    await _emit(session, ch, "channel.extended", op, days=days)  # also flushes the channel row
+    # The partner row is locked last, by the guarded debit: it stays locked only for the debit,
+    # the entry and the commit, so concurrent extends of one partner queue on it briefly. A
+    # short balance (402) rolls back the channel change with everything else.
+    return await ledger.post(session, partner_id=ch.partner_id, type="extend", balance_delta=-days,
+                             channel_id=ch.id, channel_days=days, comment=comment, amount=amount,
+                             currency=currency, actor=op.actor, now_ms=op.now, idempotency_key=op.key)
 
 
 async def extend(session: AsyncSession, partner_id: str, channel_id: str, data: ExtendRequest, op: Op) -> dict:

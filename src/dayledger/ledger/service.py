@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import InsufficientBalance, NotFound
@@ -38,6 +38,17 @@ class Posted:
     balance_after: int
 
 
+# Built once: a statement object caches its compiled form and cache key, so the hot path
+# only binds parameters. Building them per call cost more than executing them.
+_partners, _entries = Partner.__table__, LedgerEntry.__table__
+_delta = bindparam("delta", type_=BigInteger())
+_MOVE = (_partners.update().where(_partners.c.id == bindparam("pid"))
+         .values(balance=_partners.c.balance + _delta).returning(_partners.c.balance))
+_DEBIT = _MOVE.where(_partners.c.balance + _delta >= 0)
+_BALANCE = select(_partners.c.balance).where(_partners.c.id == bindparam("pid"))
+_APPEND = _entries.insert().returning(_entries.c.id)
+
+
 async def post(
     session: AsyncSession,
     *,
@@ -56,31 +67,24 @@ async def post(
 ) -> Posted:
     if type not in ENTRY_TYPES:
         raise ValueError(f"unknown ledger entry type {type!r}")
-    # Core statements on the tables: the ORM's bulk-DML bookkeeping is pure overhead here.
-    partners, entries = Partner.__table__, LedgerEntry.__table__
-    stmt = partners.update().where(partners.c.id == partner_id)
-    if balance_delta < 0:
-        stmt = stmt.where(partners.c.balance >= -balance_delta)
-    # Even a zero delta takes the row lock, so balance_after values form one chain.
-    stmt = stmt.values(balance=partners.c.balance + balance_delta).returning(partners.c.balance)
-    balance_after = (await session.execute(stmt)).scalar_one_or_none()
+    # A debit is guarded (balance >= needed). Even a zero delta takes the row lock, so
+    # balance_after values form one chain.
+    move = _DEBIT if balance_delta < 0 else _MOVE
+    balance_after = (await session.execute(move, {"pid": partner_id, "delta": balance_delta})).scalar_one_or_none()
     if balance_after is None:
-        balance = (await session.execute(
-            select(partners.c.balance).where(partners.c.id == partner_id))).scalar_one_or_none()
+        balance = (await session.execute(_BALANCE, {"pid": partner_id})).scalar_one_or_none()
         if balance is None:
             raise NotFound("partner not found")
         raise InsufficientBalance(
             "insufficient balance",
             f"this needs {-balance_delta} days but the balance is {balance} days; top up first",
         )
-    entry_id = (await session.execute(
-        entries.insert().values(
-            partner_id=partner_id, created_ms=now_ms, type=type,
-            days=abs(balance_delta) if days is None else days,
-            balance_delta=balance_delta, balance_after=balance_after,
-            channel_id=channel_id, channel_days=channel_days, comment=comment,
-            amount=amount, currency=currency, actor_type=actor.type, actor_id=actor.id,
-            idempotency_key=idempotency_key,
-        ).returning(entries.c.id)
-    )).scalar_one()
+    entry_id = (await session.execute(_APPEND, {
+        "partner_id": partner_id, "created_ms": now_ms, "type": type,
+        "days": abs(balance_delta) if days is None else days,
+        "balance_delta": balance_delta, "balance_after": balance_after,
+        "channel_id": channel_id, "channel_days": channel_days, "comment": comment,
+        "amount": amount, "currency": currency, "actor_type": actor.type, "actor_id": actor.id,
+        "idempotency_key": idempotency_key,
+    })).scalar_one()
     return Posted(entry_id=entry_id, balance_after=balance_after)
