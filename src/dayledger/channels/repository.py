@@ -61,6 +61,21 @@ def filtered(partner_id: str, now_ms: int, *, project_id: str | None = None, mod
     return stmt
 
 
+# What an export row needs (the CSV columns and the status rules), as plain rows: loading
+# ORM objects cost more than everything else an export does.
+EXPORT_FIELDS = (Channel.created_ms, Channel.id, Channel.name, Channel.phone, Channel.mode, Channel.expired,
+                 Channel.stopped, Channel.connection_status, Channel.active_till_ms, Channel.trial_ms)
+
+
+async def export_batch(session: AsyncSession, stmt: Select, after: tuple[int, str] | None, size: int) -> list:
+    """The next ``size`` channels of ``stmt`` in creation order, after ``(created_ms, id)``."""
+    stmt = stmt.with_only_columns(*EXPORT_FIELDS)
+    if after is not None:
+        # Written so that the index on (partner_id, created_ms) gives a range scan.
+        stmt = stmt.where(Channel.created_ms >= after[0], or_(Channel.created_ms > after[0], Channel.id > after[1]))
+    return list((await session.execute(stmt.order_by(Channel.created_ms, Channel.id).limit(size))).all())
+
+
 async def page(session: AsyncSession, stmt: Select, count: int, offset: int) -> tuple[list[Channel], int]:
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = (await session.execute(

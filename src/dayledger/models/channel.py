@@ -9,7 +9,7 @@ from .base import Base
 class Channel(Base):
     __tablename__ = "channels"
     __table_args__ = (
-        Index("ix_channels_partner", "partner_id", "created_ms"),
+        Index("ix_channels_partner", "partner_id", "created_ms", "id"),  # listing order
         Index("ix_channels_project", "project_id"),
         # The expiry worker's scan: only channels that can still expire.
         Index(
