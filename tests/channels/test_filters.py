@@ -49,7 +49,7 @@ def fleet(make_partner, gateway, clock):
 FILTERS = [
     ({"mode": "live"}, ["later"]),
     ({"mode": "dev"}, ["sandbox"]),
-    ({"state": "stopped"}, ["stopped"]),
+    ({"state": "stopped"}, ["unpaid", "stopped"]),  # not running: stopped by hand, archived or without time
     ({"state": "running"}, ["soon", "later", "sandbox"]),
     ({"status": "AUTH"}, ["soon"]),
     ({"status": "INIT"}, ["later", "unpaid", "sandbox", "stopped"]),
@@ -87,3 +87,13 @@ def test_expiring_within_counts_from_now(fleet, clock):
     clock.advance(days=1)  # "soon" has run out: nothing left to expire
     assert ids["soon"] not in listed(p, expiringWithin=30)
     assert listed(p, expiringWithin=0) == []
+
+
+def test_profile_counts_match_the_state_filters(fleet, expire, clock):
+    p, ids = fleet
+    clock.advance(days=3)  # "soon" runs out and is expired; "unpaid" never ran
+    expire(clock.now_ms())
+    counts = p.get(f"/partners/{p.name}").json()["channels"]
+    by_filter = {state: len(listed(p, state=state)) for state in ("running", "stopped", "expired")}
+    assert counts["byState"] == by_filter == {"running": 2, "stopped": 2, "expired": 1}
+    assert counts["total"] == sum(by_filter.values()) == 5

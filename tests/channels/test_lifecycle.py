@@ -255,7 +255,7 @@ def test_sandbox_limit(make_partner, assert_ledger_sound):
     assert_ledger_sound()
 
 
-def test_mode_transitions(make_partner, clock, assert_ledger_sound):
+def test_mode_transitions(make_partner, clock, expire, assert_ledger_sound):
     p = make_partner(balance=20, trial=True, sandboxLimit=5)
     t0 = clock.now_ms()
 
@@ -302,11 +302,18 @@ def test_mode_transitions(make_partner, clock, assert_ledger_sound):
     assert got["daysLeft"] is None and got["billingStatus"] == "Sandbox" and got["activeTill"] <= clock.now_ms()
     assert p.post(f"/channels/{boxed['id']}/start").status_code == 200  # dev needs no time
 
-    # dev -> trial gives no new free days: the channel needs an extension to run.
+    # dev -> trial gives no new free days: like a new channel of a partner without trials it
+    # has no time of its own (activeTill = creationTS), so the worker does not "expire" it,
+    # and it needs an extension to run.
+    clock.advance(ms=1)
     r = set_mode(p, boxed["id"], "trial")
     assert r.status_code == 200 and r.json()["daysReturned"] == 0
     got = get_channel(p, boxed["id"])
-    assert got["mode"] == "trial" and got["trial"] is None and got["activeTill"] <= clock.now_ms()
+    assert got["mode"] == "trial" and got["trial"] is None and got["activeTill"] == got["creationTS"]
+    assert got["billingStatus"] == "Unpaid" and got["validThrough"] is None
+    clock.advance(days=1)
+    expire(clock.now_ms())
+    assert get_channel(p, boxed["id"])["status"] != "expired" and history(p, boxed["id"], type="expire") == []
     check_error(p.post(f"/channels/{boxed['id']}/start"), 409)
     now = clock.now_ms()
     assert extend_ok(p, boxed["id"], 2)["activeTill"] == now + 2 * DAY

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clock import DAY_MS
 from ..errors import NotFound
 from ..models import Channel
+
+
+def running(now_ms: int):
+    """SQL: the channel runs now (not stopped, not archived, a sandbox or with time left).
+    ``state`` is ``expired`` if expired, else ``running`` if this holds, else ``stopped``
+    (stopped by hand, archived, or out of time): the list filter and the profile's counts
+    both use it."""
+    return and_(Channel.stopped.is_(False), Channel.mode != "dev_archive",
+                or_(Channel.mode == "dev", Channel.active_till_ms > now_ms))
 
 
 def live(partner_id: str) -> Select:
@@ -39,10 +48,9 @@ def filtered(partner_id: str, now_ms: int, *, project_id: str | None = None, mod
     if state == "expired":
         stmt = stmt.where(Channel.expired.is_(True))
     elif state == "stopped":
-        stmt = stmt.where(Channel.expired.is_(False), Channel.stopped.is_(True))
+        stmt = stmt.where(Channel.expired.is_(False), ~running(now_ms))
     elif state == "running":
-        stmt = stmt.where(Channel.stopped.is_(False), Channel.mode != "dev_archive",
-                          or_(Channel.mode == "dev", Channel.active_till_ms > now_ms))
+        stmt = stmt.where(running(now_ms))
     if status == "expired":
         stmt = stmt.where(Channel.expired.is_(True))
     elif status:

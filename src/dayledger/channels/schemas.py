@@ -48,7 +48,7 @@ class ExtendRequest(Body):
     days: Days
     comment: Comment
     amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)] | None = None
-    currency: Currency | None = None  # the reference lists five; any ISO 4217 code is a superset
+    currency: Currency | None = None  # the reference lists five codes; any three capitals is a superset
 
 
 class BulkItem(Body):

@@ -209,8 +209,8 @@ async def stop(session: AsyncSession, partner_id: str, channel_id: str, save_day
 async def start(session: AsyncSession, partner_id: str, channel_id: str, op: Op) -> dict:
     ch = await repository.get(session, partner_id, channel_id, for_update=True)
     if ch.mode == "dev_archive":
-        raise Conflict("channel is archived", "switch the channel to mode 'dev' (or extend it and switch "
-                       "to 'live') before starting it")
+        raise Conflict("channel is archived", "switch the channel to mode 'dev' before starting it (or to "
+                       "'trial', extend it and switch it to 'live')")
     if ch.mode != "dev" and ch.active_till_ms <= op.now:
         raise Conflict("no time left", "the channel has no remaining days; extend it first")
     ch.stopped = False
@@ -256,7 +256,10 @@ async def change_mode(session: AsyncSession, partner_id: str, channel_id: str, m
         if previous not in ("dev", "dev_archive"):
             raise Forbidden("trial cannot be restarted",
                             "only a sandbox channel can return to 'trial' (without free days)")
-        ch.trial_ms = None  # no new free days: the channel runs again once extended
+        # Back to the state of a new channel of a partner without trials: no time of its own
+        # (activeTill = creation), so it cannot "expire"; an extension starts it.
+        ch.trial_ms = None
+        ch.active_till_ms = ch.created_ms
         ch.stopped = False
     else:  # pragma: no cover - the request schema admits only the four modes
         raise NotFound("unknown mode", mode)

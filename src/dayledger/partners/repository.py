@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..channels import repository as channels
 from ..models import Channel, LedgerEntry, Partner
 
 
@@ -31,11 +32,11 @@ async def channel_counts(session: AsyncSession, partner_ids: Sequence[str], now_
               "byState": {"running": 0, "stopped": 0, "expired": 0}, "paidRunning": 0} for pid in partner_ids}
     if not partner_ids:
         return counts
-    running = (~Channel.stopped) & ((Channel.mode == "dev") | (Channel.active_till_ms > now_ms))
+    runs = channels.running(now_ms)
     rows = (await session.execute(
-        select(Channel.partner_id, Channel.mode, Channel.expired, running.label("running"), func.count())
+        select(Channel.partner_id, Channel.mode, Channel.expired, runs.label("running"), func.count())
         .where(Channel.partner_id.in_(partner_ids), Channel.deleted_ms.is_(None))
-        .group_by(Channel.partner_id, Channel.mode, Channel.expired, running)
+        .group_by(Channel.partner_id, Channel.mode, Channel.expired, runs)
     )).all()
     for pid, mode, expired, is_running, n in rows:
         c = counts[pid]
