@@ -99,12 +99,8 @@ def report(results: dict) -> tuple[str, str]:
             ext_rows.append([engine, key, f"open loop @ {h['target_rps']}/s", h["rps"], h["p50_ms"], h["p99_ms"],
                              h["errors"], "", h["cpu"].get("server_cores"), h["cpu"].get("postgres_cores", ""),
                              h["cpu"]["loadgen_cores"], h["cpu"].get("other_cores")])
-        variants = [("ceiling", "many_partners", "100 partners"), ("ceiling", "hot_partner", "1 hot partner"),
-                    ("ceiling_partner_last", "hot_partner", "1 hot partner, partner row locked last")]
-        for group, scenario, label in variants:
-            c = r.get(group, {}).get(scenario)
-            if c is None:
-                continue
+        for scenario, label in (("many_partners", "100 partners"), ("hot_partner", "1 hot partner")):
+            c = r["ceiling"][scenario]
             ceil_rows.append([engine, label, c["tx_per_s"], c["p50_ms"], c["p99_ms"], sum(c["errors"].values()),
                               c["cpu"].get("driver_cores"), c["cpu"].get("postgres_cores", ""),
                               c["cpu"].get("other_cores")])

@@ -8,14 +8,12 @@ channels/service.py and ledger/service.py), in the app's order:
 
 1. the token lookup of ``auth.service.authenticate`` (SHA-256 of the bearer token);
 2. ``SELECT`` the channel row ``FOR UPDATE`` (PostgreSQL);
-3. the guarded ``UPDATE partners SET balance = balance - :d WHERE id = :p AND balance >= :d RETURNING balance``;
-4. ``INSERT INTO ledger_entries ... RETURNING id``;
-5. ``UPDATE channels SET active_till_ms = ...``;
-6. ``INSERT INTO events`` (the ``channel.extended`` outbox row);
+3. ``UPDATE channels SET active_till_ms = ...``;
+4. ``INSERT INTO events`` (the ``channel.extended`` outbox row);
+5. the guarded ``UPDATE partners SET balance = balance - :d WHERE id = :p AND balance >= :d RETURNING balance``
+   (the partner row is locked last, as in the app);
+6. ``INSERT INTO ledger_entries ... RETURNING id``;
 7. ``COMMIT``.
-
-With ``"order": "partner_last"`` (PostgreSQL) steps 5 and 6 run before 3 and 4, so the
-partner row lock is held for the shortest time: the hot-partner experiment.
 """
 
 from __future__ import annotations
@@ -76,7 +74,6 @@ async def run_pg(spec: dict) -> dict:
     t_measure = time.perf_counter() + spec["warmup"]
     t_end = t_measure + spec["duration"]
     days = 1
-    partner_last = spec.get("order") == "partner_last"
 
     async def client(conn, work):
         i, n = 0, len(work)
@@ -96,19 +93,13 @@ async def run_pg(spec: dict) -> dict:
                         continue
                     now = time.time_ns() // 1_000_000
                     till = max(now, ch["active_till_ms"]) + days * DAY_MS
-                    if partner_last:
-                        # The channel's writes first: the partner row stays locked only for the
-                        # debit, the entry and the commit.
-                        await conn.execute(sql_till, channel, till)
-                        await conn.execute(sql_event, partner, channel, payload(tuple(ch.values()), till, days), now)
+                    await conn.execute(sql_till, channel, till)
+                    await conn.execute(sql_event, partner, channel, payload(tuple(ch.values()), till, days), now)
                     balance = await conn.fetchval(sql_debit, partner, days)
                     if balance is None:
                         errors["insufficient"] += 1
                         raise Rollback
                     await conn.fetchval(sql_entry, partner, now, days, -days, balance, channel, "bench", who["id"])
-                    if not partner_last:
-                        await conn.execute(sql_till, channel, till)
-                        await conn.execute(sql_event, partner, channel, payload(tuple(ch.values()), till, days), now)
             except Rollback:
                 continue
             except asyncpg.PostgresError:
@@ -160,15 +151,15 @@ def run_sqlite(spec: dict) -> dict:
                 conn.execute("ROLLBACK")
                 continue
             now = time.time_ns() // 1_000_000
+            till = max(now, ch[10]) + days * DAY_MS
+            conn.execute(sql_till, (channel, till))
+            conn.execute(sql_event, (partner, channel, payload(ch, till, days), now))
             row = conn.execute(sql_debit, (partner, days)).fetchone()
             if row is None:
                 errors["insufficient"] += 1
                 conn.execute("ROLLBACK")
                 continue
             conn.execute(sql_entry, (partner, now, days, -days, row[0], channel, "bench", who[0])).fetchone()
-            till = max(now, ch[10]) + days * DAY_MS
-            conn.execute(sql_till, (channel, till))
-            conn.execute(sql_event, (partner, channel, payload(ch, till, days), now))
             conn.execute("COMMIT")
         except sqlite3.Error:
             errors["other"] += 1

@@ -98,9 +98,9 @@ def opened(srv: Server, work, rate: float, cfg: ExtendConfig, engine: str, label
     return out
 
 
-def ceiling(db: common.BenchDB, work, cfg: ExtendConfig, label: str, order: str = "app") -> dict:
+def ceiling(db: common.BenchDB, work, cfg: ExtendConfig, label: str) -> dict:
     spec = {"engine": db.engine, "url": db.url, "path": str(db.path) if db.path else None,
-            "clients": work, "warmup": min(2.0, cfg.warmup), "duration": cfg.ceiling_duration, "order": order}
+            "clients": work, "warmup": min(2.0, cfg.warmup), "duration": cfg.ceiling_duration}
     spec_path = RESULTS / "logs" / f"ceiling-{db.name}.json"
     spec_path.parent.mkdir(parents=True, exist_ok=True)
     spec_path.write_text(json.dumps(spec))
@@ -157,10 +157,6 @@ def run(engine: str, cfg: ExtendConfig) -> dict:
         log(f"extend on {engine}: raw-SQL ceiling")
         out["ceiling"] = {"many_partners": ceiling(db, many_w, cfg, "100 partners"),
                           "hot_partner": ceiling(db, hot_w, cfg, "hot partner")}
-        if engine == "postgres":
-            # The same hot-partner transaction with the partner row locked last (a suggestion for src).
-            out["ceiling_partner_last"] = {"hot_partner": ceiling(db, hot_w, cfg, "hot partner, partner row last",
-                                                                  order="partner_last")}
         best = max(out["servers"].values(), key=lambda r: r["many_partners"]["rps"])
         out["best_server"] = [k for k, v in out["servers"].items() if v is best][0]
         for scenario in ("many_partners", "hot_partner"):
