@@ -33,6 +33,20 @@ class LayersConfig:
     http_seconds: float = 4.0
 
 
+async def _timed(db, one, work, n: int) -> tuple[float, float]:
+    """CPU and wall seconds per ``db.run(one, token, channel)``, after a warm-up (statement
+    caches, prepared statements); disposes of ``db``."""
+    for token, channel in work[:50]:
+        await db.run(one, token, channel)
+    c0, t0 = time.process_time(), time.perf_counter()
+    for i in range(n):
+        token, channel = work[i % len(work)]
+        await db.run(one, token, channel)
+    out = (time.process_time() - c0) / n, (time.perf_counter() - t0) / n
+    await db.dispose()
+    return out
+
+
 async def _service_loop(url: str, work, n: int) -> tuple[float, float]:
     from dayledger.auth.service import authenticate
     from dayledger.channels import service
@@ -51,15 +65,7 @@ async def _service_loop(url: str, work, n: int) -> tuple[float, float]:
                                       service.Op(now, principal.actor, None))
         return json.dumps(result, separators=(",", ":"))
 
-    for token, channel in work[:50]:  # warm caches (statement cache, prepared statements)
-        await db.run(one, token, channel)
-    c0, t0 = time.process_time(), time.perf_counter()
-    for i in range(n):
-        token, channel = work[i % len(work)]
-        await db.run(one, token, channel)
-    out = (time.process_time() - c0) / n, (time.perf_counter() - t0) / n
-    await db.dispose()
-    return out
+    return await _timed(db, one, work, n)
 
 
 async def _core_loop(url: str, work, n: int, engine: str) -> tuple[float, float]:
@@ -89,15 +95,7 @@ async def _core_loop(url: str, work, n: int, engine: str) -> tuple[float, float]
         return json.dumps({"success": True, "result": True, "activeTill": till, "daysAdded": 1, "balance": balance,
                            "transactionId": entry_id}, separators=(",", ":"))
 
-    for token, channel in work[:50]:
-        await db.run(one, token, channel)
-    c0, t0 = time.process_time(), time.perf_counter()
-    for i in range(n):
-        token, channel = work[i % len(work)]
-        await db.run(one, token, channel)
-    out = (time.process_time() - c0) / n, (time.perf_counter() - t0) / n
-    await db.dispose()
-    return out
+    return await _timed(db, one, work, n)
 
 
 def _driver_loop(db: common.BenchDB, work, n: int) -> tuple[float, float]:
