@@ -8,6 +8,7 @@ import asyncio
 import os
 import secrets
 import socket
+import sys
 import ssl
 import threading
 import time
@@ -28,9 +29,17 @@ from dayledger.ledger import verify
 from dayledger.migrations import upgrade
 
 REPO = Path(__file__).resolve().parent.parent
+SCRIPT = Path(sys.executable).with_name("dayledger")  # the installed console script
 REFERENCE_SPEC = REPO.parent / "shared" / "reference" / "whapi-partner-openapi.json"
 # One TLS context for every test client: building one per httpx.Client costs ~0.1 s.
 SSL_CONTEXT = ssl.create_default_context()
+
+
+def plain_url(url: str) -> str:
+    """``sqlite+aiosqlite:///x`` -> ``sqlite:///x``; ``postgresql+asyncpg://`` -> ``postgresql://``:
+    the form ``DAYLEDGER_DATABASE_URL`` takes."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}://{rest}"
 
 
 def new_client(base_url: str, token: str | None = None, **headers: str) -> httpx.Client:

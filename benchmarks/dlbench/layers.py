@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -104,7 +103,7 @@ def _driver_loop(db: common.BenchDB, work, n: int) -> tuple[float, float]:
     # Reuse the ceiling's transaction with one client for a fixed count: time it here.
     if db.engine == "sqlite":
         conn_spec = dict(spec, duration=3.0)
-        c0, t0 = time.process_time(), time.perf_counter()
+        c0 = time.process_time()
         r = ceiling.run_sqlite(conn_spec)
         return (time.process_time() - c0) / max(1, r["tx"]), 3.0 / max(1, r["tx"])
     conn_spec = dict(spec, duration=3.0)

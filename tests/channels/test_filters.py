@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from .conftest import DAY, create_channel, extend_ok, set_mode
+from .conftest import create_channel, extend_ok, set_mode
 
 
 def listed(p, **params) -> list[str]:

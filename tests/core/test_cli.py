@@ -7,21 +7,15 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from conftest import SCRIPT, plain_url
+
 from .conftest import new_client
 
-SCRIPT = Path(sys.executable).with_name("dayledger")
-
-
-def plain_url(url: str) -> str:
-    """``sqlite+aiosqlite:///x`` -> ``sqlite:///x``; ``postgresql+asyncpg://`` -> ``postgresql://``."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.split('+')[0]}://{rest}"
 
 
 class CLI:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ..auth.service import Principal
 from ..errors import Forbidden
 from ..ids import CHANNEL_ID_PATTERN, PROJECT_ID_PATTERN
-from ..models import Channel, Partner
+from ..models import Partner
 from ..partners import repository as partner_repository
 from ..partners import service as partner_service
 from ..projects import service as projects

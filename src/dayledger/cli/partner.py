@@ -65,7 +65,7 @@ def show(name: str, as_json: bool = typer.Option(False, "--json")) -> None:
 def list_(as_json: bool = typer.Option(False, "--json")) -> None:
     """All partners with balances."""
     async def fn(session, now):
-        partners, offset, out = [], 0, []
+        offset, out = 0, []
         while True:
             rows, total = await repository.page(session, 500, offset)
             counts = await repository.channel_counts(session, [p.id for p in rows], now)
