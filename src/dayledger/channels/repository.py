@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clock import DAY_MS
@@ -23,15 +23,23 @@ def live(partner_id: str) -> Select:
     return select(Channel).where(Channel.partner_id == partner_id, Channel.deleted_ms.is_(None))
 
 
+def _by_id(*, for_update: bool, include_deleted: bool) -> Select:
+    stmt = select(Channel).where(Channel.id == bindparam("cid"), Channel.partner_id == bindparam("pid"))
+    if not include_deleted:
+        stmt = stmt.where(Channel.deleted_ms.is_(None))
+    return stmt.with_for_update() if for_update else stmt
+
+
+# Built once (they run on most requests): see ledger/service.py.
+_BY_ID = {(lock, deleted): _by_id(for_update=lock, include_deleted=deleted)
+          for lock in (False, True) for deleted in (False, True)}
+
+
 async def get(session: AsyncSession, partner_id: str, channel_id: str, *, for_update: bool = False,
               include_deleted: bool = False) -> Channel:
     """The partner's channel; another partner's id answers 404 like an unknown one."""
-    stmt = select(Channel).where(Channel.id == channel_id, Channel.partner_id == partner_id)
-    if not include_deleted:
-        stmt = stmt.where(Channel.deleted_ms.is_(None))
-    if for_update:
-        stmt = stmt.with_for_update()
-    channel = (await session.execute(stmt)).scalar_one_or_none()
+    stmt = _BY_ID[(for_update, include_deleted)]
+    channel = (await session.execute(stmt, {"cid": channel_id, "pid": partner_id})).scalar_one_or_none()
     if channel is None:
         raise NotFound("channel not found", f"no channel with id {channel_id}")
     return channel
