@@ -60,3 +60,20 @@ def test_a_negative_balance_after_is_refused_by_the_database(db, partner):
                     "channel_days, comment, actor_type, actor_id) "
                     "VALUES (:p, 0, 'adjustment', 1, -1, -1, 0, 'x', 'operator', 't')", p=partner.id)
     assert len(entries(db, partner.id)) == 2
+
+
+def test_the_migrated_schema_matches_the_models(db_url):
+    """Alembic's own comparison of the migrated test database with the ORM models: a model
+    changed without a migration (or the reverse) fails here, on both engines."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from dayledger.models import Base
+
+    engine = create_engine(db_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg"))
+    try:
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    finally:
+        engine.dispose()
