@@ -93,6 +93,17 @@ def channel_row(db):
     return row
 
 
+async def expire_all(database: Database, now_ms: int, batch_size: int) -> int:
+    """Run the expiry job at ``now`` in batches until a batch finds nothing; returns how
+    many channels this caller expired."""
+    total = 0
+    while True:
+        n = await database.run(expire_due, now_ms, batch_size)
+        total += n
+        if n == 0:
+            return total
+
+
 @pytest.fixture
 def expire(db):
     """Run the expiry job at ``now`` until nothing is due (it is global: other tests'
@@ -100,13 +111,8 @@ def expire(db):
     def run(now_ms: int, batch_size: int = 500) -> int:
         async def main():
             database = Database(db.url, pool_size=1)
-            total = 0
             try:
-                while True:
-                    n = await database.run(expire_due, now_ms, batch_size)
-                    total += n
-                    if n < batch_size:
-                        return total
+                return await expire_all(database, now_ms, batch_size)
             finally:
                 await database.dispose()
         return asyncio.run(main())
