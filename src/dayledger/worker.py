@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from . import idempotency
 from .channels.tasks import expire_due
@@ -13,13 +14,16 @@ from .web import Services
 log = logging.getLogger("dayledger.worker")
 
 
-async def run_once(svc: Services) -> dict[str, int]:
-    """Run every job until nothing is due; return how much each did."""
+async def run_once(svc: Services, on_expired: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Run every job until nothing is due; return how much each did. ``on_expired`` hears
+    each committed batch's count (the CLI's progress bar)."""
     now = svc.clock.now_ms()
     expired = 0
     while True:
         n = await svc.db.run(expire_due, now, svc.settings.expiry_batch_size)
         expired += n
+        if on_expired:
+            on_expired(n)
         if n < svc.settings.expiry_batch_size:
             break
     cutoff = now - svc.settings.idempotency_retention_hours * 3_600_000

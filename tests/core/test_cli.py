@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import secrets
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
 from conftest import SCRIPT, plain_url
+from dayledger import ids
+from dayledger.models import Channel
 
 from .conftest import new_client
 
+DAY = 86_400_000
 
 
 class CLI:
@@ -29,6 +35,31 @@ class CLI:
                    NO_COLOR="1")
         return subprocess.run([str(SCRIPT), *args], env=env, cwd=self.workdir, capture_output=True, text=True,
                               timeout=120)
+
+    def on_terminal(self, *args: str) -> tuple[subprocess.CompletedProcess, str]:
+        """The command with stderr on a pseudo-terminal (as in an interactive shell);
+        returns the result (stdout captured) and everything drawn on that terminal."""
+        master, slave = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DAYLEDGER_")}
+        env.update(DAYLEDGER_DATABASE_URL=self.url, DAYLEDGER_DATA_DIR=str(self.workdir / "data"), COLUMNS="120")
+        try:
+            proc = subprocess.Popen([str(SCRIPT), *args], env=env, cwd=self.workdir, stdout=subprocess.PIPE,
+                                    stderr=slave, text=True)
+        finally:
+            os.close(slave)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)  # EIO once the command has exited and closed it
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        os.close(master)
+        stdout = proc.stdout.read()
+        proc.wait(120)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, ""), drawn.decode(errors="replace")
 
     def many(self, *commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
         """Independent commands at once (each start-up costs about a second). A command
@@ -164,6 +195,31 @@ def test_verify_passes_then_names_a_broken_partner(cli, make_partner, db):
     finally:
         set_balance(10)
     assert db.verify() == []
+
+
+def test_long_commands_show_progress_on_a_terminal_only(cli, make_partner, db):
+    p = make_partner(trial=True)
+    now = int(time.time() * 1000)
+    due = [dict(id=ids.channel_id(), partner_id=p.id, project_id=p.project_id, name=f"due {i}",
+                token=ids.channel_token(), api_url="https://gate.example", server=1, mode="trial", stopped=False,
+                expired=False, active_till_ms=now - DAY, trial_ms=now - DAY, connection_status="AUTH", phone=None,
+                recurrent_payment_id=None, prev_recurrent_payment_id=None, created_ms=now - 2 * DAY,
+                deleted_ms=None) for i in range(30)]
+
+    async def load(session):
+        await session.execute(insert(Channel), due)
+    db.run(load)
+
+    done, drawn = cli.on_terminal("worker", "--once")
+    assert done.returncode == 0, drawn
+    expired = json.loads(done.stdout)["expired"]
+    assert expired >= 30 and "expiring channels" in drawn and f"{expired}/{expired}" in drawn
+    checked, drawn = cli.on_terminal("verify")
+    assert checked.returncode == 0 and "ledger OK" in checked.stdout
+    assert "checked: no negative days" in drawn and "6/6" in drawn
+    # Scripts and pipes get the result alone.
+    piped = cli("verify")
+    assert piped.returncode == 0 and piped.stderr == ""
 
 
 def test_errors_exit_non_zero_without_a_traceback(cli, make_partner):

@@ -11,21 +11,31 @@ work without waiting on each other and no channel is expired twice.
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..ledger import SYSTEM
 from ..models import Channel, Event, LedgerEntry, Partner
 
 
+def _due(now_ms: int) -> tuple:
+    """Running trial/live channels whose time has passed."""
+    return (Channel.expired.is_(False), Channel.stopped.is_(False), Channel.deleted_ms.is_(None),
+            Channel.mode.in_(("trial", "live")),
+            Channel.active_till_ms <= now_ms,
+            # A channel that never had time (created unpaid) never ran, so it cannot expire.
+            Channel.active_till_ms > Channel.created_ms)
+
+
+async def count_due(session: AsyncSession, now_ms: int) -> int:
+    """How many channels are due (what ``dayledger worker --once`` shows progress against)."""
+    return (await session.execute(select(func.count()).select_from(Channel).where(*_due(now_ms)))).scalar_one()
+
+
 async def expire_due(session: AsyncSession, now_ms: int, batch_size: int = 5000) -> int:
     claim = (
         select(Channel.id, Channel.partner_id, Channel.mode, Channel.active_till_ms)
-        .where(Channel.expired.is_(False), Channel.stopped.is_(False), Channel.deleted_ms.is_(None),
-               Channel.mode.in_(("trial", "live")),
-               Channel.active_till_ms <= now_ms,
-               # A channel that never had time (created unpaid) never ran, so it cannot expire.
-               Channel.active_till_ms > Channel.created_ms)
+        .where(*_due(now_ms))
         .order_by(Channel.active_till_ms).limit(batch_size)
         .with_for_update(skip_locked=True)
     )

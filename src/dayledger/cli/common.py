@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..clock import Clock
@@ -23,6 +25,21 @@ T = TypeVar("T")
 CLI_ACTOR = Actor("operator", "cli")
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[..., None]]:
+    """A progress bar on stderr for long work, gone when it ends; nothing at all when
+    stderr is not a terminal (scripts and pipes get only the result). Yields
+    ``advance(n=1, label=None)``."""
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True, disable=not err.is_terminal)
+    with bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(n: int = 1, label: str | None = None) -> None:
+            bar.update(task, advance=n, description=label or description)
+        yield advance
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from . import partner, token
-from .common import err, fail, out, prepare_database, run, setup_logging
+from .common import err, fail, out, prepare_database, progress, run, setup_logging
 
 app = typer.Typer(help="dayledger: prepaid days for partner-sold API channels.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -55,6 +55,7 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
     from ..db import Database
     from ..idempotency import InFlight
     from ..web import Services
+    from ..channels.tasks import count_due
     from ..worker import run_forever, run_once
     settings = get_settings()
     setup_logging(settings.log_level)
@@ -68,7 +69,10 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
                        in_flight=InFlight())
         try:
             if once:
-                sys.stdout.write(json.dumps(await run_once(svc)) + "\n")
+                due = await svc.db.run(count_due, svc.clock.now_ms())
+                with progress("expiring channels", due) as advance:
+                    done = await run_once(svc, on_expired=advance)
+                sys.stdout.write(json.dumps(done) + "\n")
             else:
                 err.print("dayledger worker running; Ctrl-C stops it")
                 await run_forever(svc)
@@ -95,8 +99,11 @@ def verify() -> None:
     """Check every ledger invariant; exits 1 naming each violation."""
     from ..ledger import verify as check
 
+    from ..ledger.verify import CHECKS
+
     async def fn(session, now):
-        return await check(session)
+        with progress("checking the ledger", len(CHECKS)) as advance:
+            return await check(session, on_check=lambda label: advance(label=f"checked: {label}"))
     problems = run(fn)
     if problems:
         for p in problems:
