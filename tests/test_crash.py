@@ -16,11 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import insert
 
 from conftest import SCRIPT, free_port, new_client, plain_url
-from dayledger import ids
-from dayledger.models import Channel
 
 DAY = 86_400_000
 
@@ -152,19 +149,12 @@ def test_server_killed_during_extensions_loses_and_doubles_nothing(serve, operat
     assert_ledger_sound()
 
 
-def test_worker_killed_during_expiry_expires_each_channel_once(make_partner, db, db_url, tmp_path,
+def test_worker_killed_during_expiry_expires_each_channel_once(make_partner, insert_channels, db, db_url, tmp_path,
                                                                assert_ledger_sound):
     p = make_partner(trial=True)
     now = int(time.time() * 1000)
-    due = [dict(id=ids.channel_id(), partner_id=p.id, project_id=p.project_id, name=f"due {i}",
-                token=ids.channel_token(), api_url="https://gate.example", server=1, mode="trial",
-                stopped=False, expired=False, active_till_ms=now - DAY, trial_ms=now - DAY,
-                connection_status="AUTH", phone=None, recurrent_payment_id=None, prev_recurrent_payment_id=None,
-                created_ms=now - 2 * DAY, deleted_ms=None) for i in range(6000)]
-
-    async def load(session):
-        await session.execute(insert(Channel), due)
-    db.run(load)
+    due = insert_channels(p, 6000, created_ms=now - 2 * DAY, active_till_ms=now - DAY, mode="trial",
+                          trial_ms=now - DAY, name="due")
     mine = {c["id"] for c in due}
 
     def expired_ids() -> set[str]:

@@ -141,6 +141,23 @@ def _note(stats: Stats, status: int, body: bytes) -> None:
         stats.sample_bodies[status] = body[:300].decode(errors="replace")
 
 
+async def _exchange(conn: Conn, req: bytes, port: int, stats: Stats, counted: bool,
+                    since: float) -> tuple[Conn, bool]:
+    """Send one request and, if ``counted``, record its latency (from ``since``) and status.
+    Returns the connection to use next (a new one after a transport error) and whether
+    the request was answered."""
+    try:
+        status, body = await conn.request(req, keep_body=True)
+    except ConnectionError as exc:
+        if counted:
+            stats.errors[type(exc).__name__] += 1
+        return await connect(port), False
+    if counted:
+        stats.latencies.append(time.perf_counter() - since)
+        _note(stats, status, body)
+    return conn, True
+
+
 async def closed_loop(port: int, per_client: list[list[bytes]], duration: float, warmup: float,
                       on_measure_start=None) -> Stats:
     """Each client cycles through its own list of requests for warmup+duration seconds;
@@ -165,17 +182,8 @@ async def closed_loop(port: int, per_client: list[list[bytes]], duration: float,
             start = clock()
             if start >= t_end:
                 return
-            try:
-                status, body = await conn.request(reqs[i % n], keep_body=True)
-            except ConnectionError as exc:
-                if start >= t_measure:
-                    stats.errors[type(exc).__name__] += 1
-                conn = await connect(port)
-                continue
-            if start >= t_measure:
-                stats.latencies.append(clock() - start)
-                _note(stats, status, body)
-            i += 1
+            conn, ok = await _exchange(conn, reqs[i % n], port, stats, start >= t_measure, start)
+            i += ok
 
     await asyncio.gather(marker(), *(client(c, r) for c, r in zip(conns, per_client)))
     stats.duration = min(time.perf_counter(), t_end) - t_measure
@@ -226,17 +234,9 @@ async def open_loop(port: int, reqs: list[bytes], rate: float, duration: float, 
             scheduled = await queue.get()
             if scheduled is None:
                 return
-            try:
-                status, body = await conn.request(reqs[i % n], keep_body=True)
-            except ConnectionError as exc:
-                if scheduled >= t_measure:
-                    stats.errors[type(exc).__name__] += 1
-                conn = await connect(port)
-                continue
-            if scheduled >= t_measure:
-                stats.latencies.append(clock() - scheduled)
-                _note(stats, status, body)
-            i += connections
+            conn, ok = await _exchange(conn, reqs[i % n], port, stats, scheduled >= t_measure, scheduled)
+            if ok:
+                i += connections
 
     await asyncio.gather(ticker(), *(worker(c, k) for k, c in enumerate(conns)))
     stats.duration = duration

@@ -7,11 +7,6 @@ import csv
 import io
 from datetime import datetime, timezone
 
-from sqlalchemy import insert
-
-from dayledger import ids
-from dayledger.models import Channel
-
 from .conftest import DAY, create_channel, extend_ok, set_mode
 
 HEADER = "Name,ID,Phone Number,Work Period,Status,Mode,Created Date,Billing Status"
@@ -75,27 +70,14 @@ def test_export_of_no_channels_is_just_the_header(make_partner):
     assert r.status_code == 200 and body.strip() == HEADER
 
 
-def test_export_streams_thousands_of_rows(make_partner, db, clock):
+def test_export_streams_thousands_of_rows(make_partner, insert_channels, clock):
     """More rows than one fetch batch: every channel exactly once, in creation order."""
     p = make_partner()
     stranger = make_partner()
     now = clock.now_ms()
     n = 2600
-
-    def rows_for(owner, project_id, count, start):
-        return [dict(id=ids.channel_id(), partner_id=owner, project_id=project_id, name=f"bulk {start + i}",
-                     token=ids.channel_token(), api_url="https://gate.example", server=1, mode="live",
-                     stopped=False, expired=False, active_till_ms=now + DAY, trial_ms=None,
-                     connection_status="AUTH", phone=None, recurrent_payment_id=None,
-                     prev_recurrent_payment_id=None, created_ms=now - DAY + start + i, deleted_ms=None)
-                for i in range(count)]
-
-    mine = rows_for(p.id, p.project_id, n, 0)
-    theirs = rows_for(stranger.id, stranger.project_id, 50, 0)
-
-    async def load(session):
-        await session.execute(insert(Channel), mine + theirs)
-    db.run(load)
+    mine = insert_channels(p, n, created_ms=now - DAY, active_till_ms=now + DAY)
+    theirs = insert_channels(stranger, 50, created_ms=now - DAY, active_till_ms=now + DAY)
 
     r, body = export(p)
     assert r.status_code == 200 and r.headers.get("transfer-encoding") == "chunked"

@@ -13,11 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from conftest import SCRIPT, plain_url
-from dayledger import ids
-from dayledger.models import Channel
 
 from .conftest import new_client
 
@@ -197,18 +194,11 @@ def test_verify_passes_then_names_a_broken_partner(cli, make_partner, db):
     assert db.verify() == []
 
 
-def test_long_commands_show_progress_on_a_terminal_only(cli, make_partner, db):
+def test_long_commands_show_progress_on_a_terminal_only(cli, make_partner, insert_channels):
     p = make_partner(trial=True)
     now = int(time.time() * 1000)
-    due = [dict(id=ids.channel_id(), partner_id=p.id, project_id=p.project_id, name=f"due {i}",
-                token=ids.channel_token(), api_url="https://gate.example", server=1, mode="trial", stopped=False,
-                expired=False, active_till_ms=now - DAY, trial_ms=now - DAY, connection_status="AUTH", phone=None,
-                recurrent_payment_id=None, prev_recurrent_payment_id=None, created_ms=now - 2 * DAY,
-                deleted_ms=None) for i in range(30)]
-
-    async def load(session):
-        await session.execute(insert(Channel), due)
-    db.run(load)
+    insert_channels(p, 30, created_ms=now - 2 * DAY, active_till_ms=now - DAY, mode="trial", trial_ms=now - DAY,
+                    name="due")
 
     done, drawn = cli.on_terminal("worker", "--once")
     assert done.returncode == 0, drawn
