@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from . import idempotency
 from .channels.tasks import expire_due
-from .web import Services
+from .context import Services
 
 log = logging.getLogger("dayledger.worker")
 

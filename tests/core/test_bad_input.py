@@ -210,9 +210,12 @@ def test_token_in_the_query_string_works(base_url, funded, operator_token, ledge
     assert ledger_state(funded) == (12, 2)
 
 
-def test_a_suspended_partner_is_refused(admin, funded):
+def test_a_suspended_partner_may_read_but_not_change(admin, funded):
+    # Issue 7 defined suspension: reads work, every change is refused (tests/core/test_suspension.py
+    # covers every mutating route). Before, every request of a suspended partner was refused.
     assert admin.patch(f"/admin/partners/{funded.name}", json={"status": "suspended"}).status_code == 200
-    check_error(funded.get(f"/partners/{funded.name}"), 403, message="suspended")
+    assert funded.get(f"/partners/{funded.name}").json()["status"] == "suspended"
+    check_error(funded.put("/projects", json={"name": "x"}), 403, message="suspended")
     assert admin.patch(f"/admin/partners/{funded.name}", json={"status": "active"}).status_code == 200
     assert funded.get(f"/partners/{funded.name}").status_code == 200
 

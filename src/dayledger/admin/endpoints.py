@@ -8,9 +8,9 @@ from ..auth import service as auth
 from ..partners import repository, service
 from ..partners.endpoints import IssuedToken, PartnerName, PartnerProfile
 from ..partners.schemas import DaysChange, PartnerCreate, PartnerUpdate, TokenCreate
-from ..web import ERROR_RESPONSES, Paging, Reply, Success, error_responses, handle, idempotency_key, services
+from ..api import ApiRoute, ERROR_RESPONSES, Paging, Reply, Success, error_responses, handle, idempotency_key, services
 
-router = APIRouter(prefix="/admin", tags=["Operator"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/admin", tags=["Operator"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 class CreatedPartner(PartnerProfile):

@@ -37,6 +37,7 @@ class Principal:
     scope: str
     partner_id: str | None = None
     partner_name: str | None = None
+    suspended: bool = False  # a suspended partner's token: reads only (api.handling enforces it)
 
     @property
     def actor(self) -> Actor:
@@ -111,9 +112,8 @@ async def authenticate(session: AsyncSession, raw: str | None, now_ms: int) -> P
         raise Unauthorized("invalid API token", "the token was revoked")
     if row.expires_ms is not None and row.expires_ms <= now_ms:
         raise Unauthorized("invalid API token", "the token has expired")
-    if row.kind == "partner" and row.status != "active":
-        raise Forbidden("partner suspended", "this partner account is suspended; contact the operator")
-    return Principal(row.id, row.kind, row.scope, row.partner_id, row.name)
+    return Principal(row.id, row.kind, row.scope, row.partner_id, row.name,
+                     suspended=row.kind == "partner" and row.status != "active")
 
 
 async def list_tokens(session: AsyncSession, partner_id: str | None) -> list[dict]:

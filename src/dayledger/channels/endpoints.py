@@ -21,13 +21,13 @@ from ..partners import repository as partner_repository
 from ..partners import service as partner_service
 from ..projects import service as projects
 from ..text import Storable
-from ..web import (CSV_REPLY, ERROR_RESPONSES, HistoryFilter, Paging, Reply, Success, authorized,
+from ..api import (ApiRoute, CSV_REPLY, ERROR_RESPONSES, HistoryFilter, Paging, Reply, Success, authorized,
                    error_responses, handle, idempotency_key, services)
 from . import repository, service
 from .schemas import (BulkExtendRequest, ChannelCreate, ChannelUpdate, ExtendRequest, ModeRequest,
                       StopRequest, api_status, billing_status, public, valid_through)
 
-router = APIRouter(tags=["Channels"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["Channels"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 ChannelID = Annotated[str, Path(pattern=CHANNEL_ID_PATTERN, description="Channel ID")]
 ProjectID = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="Project ID")]
 Uid = Annotated[str | None, Query(pattern=r"^(?:[a-zA-Z0-9]{28}|me)$", description="User ID")]

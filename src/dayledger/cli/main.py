@@ -54,7 +54,7 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
     from ..config import get_settings
     from ..db import Database
     from ..idempotency import InFlight
-    from ..web import Services
+    from ..context import Services
     from ..channels.tasks import count_due
     from ..worker import run_forever, run_once
     settings = get_settings()

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 
 from ..channels.endpoints import ChannelID
 from ..channels.schemas import IntrospectRequest, StatusReport
-from ..web import ERROR_RESPONSES, Reply, Success, error_responses, handle, services
+from ..api import ApiRoute, ERROR_RESPONSES, Reply, Success, error_responses, handle, services
 from . import service
 
-router = APIRouter(prefix="/gateway", tags=["Gateway"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/gateway", tags=["Gateway"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 class Limits(Reply):

@@ -13,12 +13,12 @@ from ..auth import service as auth
 from ..ids import PARTNER_NAME_PATTERN
 from ..models import LedgerEntry
 from ..channels.endpoints import HistoryPage
-from ..web import (CSV_REPLY, ERROR_RESPONSES, HistoryFilter, Paging, Reply, Success, authorized, error_responses, handle,
+from ..api import (ApiRoute, CSV_REPLY, ERROR_RESPONSES, HistoryFilter, Paging, Reply, Success, authorized, error_responses, handle,
                    services)
 from . import repository, service
 from .schemas import PartnerSettings, TokenCreate
 
-router = APIRouter(tags=["Partner account"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["Partner account"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 # The path parameter is named as in the reference ({PartnerName}); handlers call it ``name``.
 PartnerName = Annotated[str, Path(alias="PartnerName", pattern=PARTNER_NAME_PATTERN, max_length=64,
                                   description="Partner Name")]

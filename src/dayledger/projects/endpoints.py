@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from ..ids import PROJECT_ID_PATTERN
-from ..web import ERROR_RESPONSES, Paging, Reply, Success, error_responses, handle, services
+from ..api import ApiRoute, ERROR_RESPONSES, Paging, Reply, Success, error_responses, handle, services
 from . import service
 from .schemas import ProjectBody
 
-router = APIRouter(tags=["Projects"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["Projects"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 ProjectID = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="Project ID")]
 Uid = Annotated[str | None, Query(pattern=r"^(?:[a-zA-Z0-9]{28}|me)$", description="User ID")]
 
