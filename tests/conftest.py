@@ -30,6 +30,8 @@ from dayledger.migrations import upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("dayledger")  # the installed console script
+# Optional: the published Whapi Partner API document beside the repository, absent in a
+# plain clone. Only tests/conformance/test_contract_matches_reference.py reads it.
 REFERENCE_SPEC = REPO.parent / "shared" / "reference" / "whapi-partner-openapi.json"
 # One TLS context for every test client: building one per httpx.Client costs ~0.1 s.
 SSL_CONTEXT = ssl.create_default_context()
@@ -281,10 +283,9 @@ def insert_channels(db):
     """Insert ``count`` channels of a partner straight into the database (faster than the
     API for thousands, and able to place them in the past); the i-th is created at
     ``created_ms + i``. Returns the inserted rows in creation order."""
-    from sqlalchemy import insert
-
     from dayledger import ids
-    from dayledger.models import Channel
+    from dayledger.ledger import Actor, Op
+    from dayledger.ledger.channel_time import import_channels
 
     def make(partner, count: int, *, created_ms: int, active_till_ms: int, mode: str = "live",
              trial_ms: int | None = None, name: str = "bulk") -> list[dict]:
@@ -296,7 +297,9 @@ def insert_channels(db):
                 for i in range(count)]
 
         async def load(session):
-            await session.execute(insert(Channel), rows)
+            # Channels that arrive with time of their own are a ledger import: each gets an
+            # ``import`` entry recording its time, so verify accounts for it.
+            await import_channels(session, rows, Op(created_ms, Actor("system", "tests")))
         db.run(load)
         return rows
     return make
