@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from dayledger.channels.tasks import expire_due
 from dayledger.db import Database
 
 from .conftest import DAY, check_error, create_channel, expire_all, extend_ok, get_channel, history
@@ -180,28 +181,39 @@ def test_concurrent_expiry_workers_expire_each_channel_once(db_url, make_partner
     clock.advance(days=3)
     now = clock.now_ms()
 
-    async def ping(session):
-        return (await session.execute(text("SELECT 1"))).scalar()
+    workers = 6
 
-    async def worker(database: Database, go: asyncio.Event) -> int:
-        await database.run(ping)  # connected before the race starts
-        await go.wait()
-        return await expire_all(database, now, 4)
+    async def worker(database: Database, barrier: asyncio.Barrier) -> tuple[int, int]:
+        """(channels expired in the first batch, in all); the first batch waits at the barrier
+        with its transaction open, so all six first batches claim channels at once."""
+        waited = False
 
-    async def main() -> list[int]:
-        databases = [Database(db_url, pool_size=2) for _ in range(6)]
-        go = asyncio.Event()
+        async def first_batch(session) -> int:
+            nonlocal waited
+            await session.execute(text("SELECT 1"))  # the transaction is open on the server now
+            if not waited:  # a retry after a serialization failure must not wait a second time
+                waited = True
+                async with asyncio.timeout(30):
+                    await barrier.wait()
+            return await expire_due(session, now, 4)
+
+        first = await database.run(first_batch)
+        return first, first + await expire_all(database, now, 4)
+
+    async def main() -> list[tuple[int, int]]:
+        databases = [Database(db_url, pool_size=2) for _ in range(workers)]
+        barrier = asyncio.Barrier(workers)
         try:
-            tasks = [asyncio.create_task(worker(d, go)) for d in databases]
-            await asyncio.sleep(0.2)
-            go.set()
-            return await asyncio.gather(*tasks)
+            return await asyncio.gather(*(worker(d, barrier) for d in databases))
         finally:
             for d in databases:
                 await d.dispose()
 
-    counts = asyncio.run(main())
-    assert sum(counts) >= len(mine)
+    results = asyncio.run(main())
+    assert sum(total for _, total in results) >= len(mine)
+    # The workers overlapped: at least two of the simultaneous first batches expired channels
+    # (SKIP LOCKED shares the due rows out instead of one worker taking them all).
+    assert sum(1 for first, _ in results if first > 0) >= 2, results
 
     per_channel = dict(db.rows(
         "SELECT channel_id, COUNT(*) FROM ledger_entries WHERE type = 'expire' AND partner_id IN (:a, :b, :c) "
