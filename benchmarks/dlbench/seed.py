@@ -9,6 +9,7 @@ channel time). PostgreSQL rows go in with COPY (asyncpg), SQLite rows with execu
 
 from __future__ import annotations
 
+from dayledger.ledger.channel_time import RECORD_UNRECORDED_TIME
 import asyncio
 import hashlib
 import sqlite3
@@ -141,6 +142,7 @@ def insert_all(db: BenchDB, partners: list[SeededPartner], balance: int, now_ms:
                     batch.clear()
             if batch:
                 conn.executemany(sql, batch)
+            conn.execute(RECORD_UNRECORDED_TIME)  # the ledger accounts for every channel's time
         conn.commit()
         conn.execute("ANALYZE")
         conn.commit()
@@ -163,6 +165,7 @@ async def _pg_insert(db: BenchDB, tables, channels) -> None:
                     batch.clear()
             if batch:
                 await conn.copy_records_to_table("channels", records=batch, columns=CHANNEL_COLS)
+            await conn.execute(RECORD_UNRECORDED_TIME)  # the ledger accounts for every channel's time
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

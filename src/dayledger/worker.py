@@ -1,34 +1,52 @@
-"""The loop that runs due jobs. Any number of worker processes may run at once: they
-coordinate only through the database."""
+"""The loop that runs due jobs: every job each domain declares in its ``tasks.py``. Any
+number of worker processes may run at once: they coordinate only through the database."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
-from . import idempotency
-from .channels.tasks import expire_due
+from . import tasks as infrastructure
+from .channels import tasks as channels
 from .context import Services
+from .jobs import Job
 
 log = logging.getLogger("dayledger.worker")
 
+# The domains with background work; a new domain adds its tasks module here.
+JOBS: list[Job] = [*channels.JOBS, *infrastructure.JOBS]
 
-async def run_once(svc: Services, on_expired: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Run every job until nothing is due; return how much each did. ``on_expired`` hears
-    each committed batch's count (the CLI's progress bar)."""
-    now = svc.clock.now_ms()
-    expired = 0
+
+async def run_job(svc: Services, job: Job, now_ms: int, on_step: Callable[[str, int], None] | None = None) -> int:
+    """Run ``job`` until it has nothing more due at ``now_ms``; how many items it handled."""
+    done, started = 0, time.monotonic()
+    batch = job.batch(svc) if job.batch else None
     while True:
-        n = await svc.db.run(expire_due, now, svc.settings.expiry_batch_size)
-        expired += n
-        if on_expired:
-            on_expired(n)
-        if n < svc.settings.expiry_batch_size:
+        n = await job.step(svc, now_ms)
+        done += n
+        if on_step:
+            on_step(job.name, n)
+        if batch is None or n < batch:
             break
-    cutoff = now - svc.settings.idempotency_retention_hours * 3_600_000
-    purged = await svc.db.run(idempotency.purge, cutoff)
-    return {"expired": expired, "idempotencyKeysPurged": purged}
+    _record(job.name, done, time.monotonic() - started)
+    return done
+
+
+def _record(name: str, done: int, seconds: float) -> None:
+    try:
+        from .ops.metrics import record_job
+    except ImportError:  # pragma: no cover - metrics are optional for the worker
+        return
+    record_job(name, done, seconds)
+
+
+async def run_once(svc: Services, on_step: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Run every job until nothing is due; return how much each did. ``on_step`` hears
+    each committed step's count (the CLI's progress bar)."""
+    now = svc.clock.now_ms()
+    return {job.name: await run_job(svc, job, now, on_step) for job in JOBS}
 
 
 async def run_forever(svc: Services) -> None:

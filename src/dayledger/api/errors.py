@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import DayledgerError, error_body
-from .schemas import ErrorReply
+from ..replies import ErrorReply
 
 log = logging.getLogger("dayledger")
 

@@ -18,7 +18,7 @@ from .. import idempotency
 from ..auth.service import Principal, authenticate
 from ..context import Services
 from ..errors import Forbidden, Unauthorized
-from .schemas import Reply
+from ..replies import Reply
 
 Handler = Callable[[AsyncSession, Principal], Awaitable[Any]]
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

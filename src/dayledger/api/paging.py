@@ -1,14 +1,11 @@
-"""One way to page a list: ``count`` 1-500 (default 100) and ``offset``, as in the
-reference API, answered with the page's rows and the total."""
+"""Query parameters of lists: ``count`` 1-500 (default 100) and ``offset``, as in the
+reference API; the filters of a billing history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..ledger.service import ENTRY_TYPES
 
@@ -21,15 +18,6 @@ class PagingParams:
 
 
 Paging = Annotated[PagingParams, Depends()]
-
-
-async def page(session: AsyncSession, stmt: Select, paging: PagingParams, *order_by: Any,
-               scalars: bool = True) -> tuple[Sequence[Any], int]:
-    """The rows of ``stmt`` in ``order_by`` order for this page, and how many there are in all."""
-    total = (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
-    result = await session.execute(stmt.order_by(*order_by).limit(paging.count).offset(paging.offset))
-    rows = result.scalars().all() if scalars else result.all()
-    return rows, total
 
 
 class HistoryFilterParams:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import ids
+from .. import ids, paging
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..ledger import Actor
 from ..models import ApiToken, Partner
@@ -58,6 +59,11 @@ class Principal:
         if name is not None and name != self.partner_name:
             raise Forbidden("not your partner account", f"this token belongs to partner '{self.partner_name}'")
         return self.partner_id
+
+    def check_uid(self, uid: str | None) -> None:
+        """The reference's ``uid`` filter: only 'me' or the caller's own partner id."""
+        if uid not in (None, "me", self.partner_id):
+            raise Forbidden("not your partner account", "uid may only be 'me' or your own user id")
 
     def require_operator(self, permission: str = "full") -> None:
         if self.kind != "operator":
@@ -116,25 +122,47 @@ async def authenticate(session: AsyncSession, raw: str | None, now_ms: int) -> P
                      suspended=row.kind == "partner" and row.status != "active")
 
 
-async def list_tokens(session: AsyncSession, partner_id: str | None) -> list[dict]:
+async def issue_for_partner(session: AsyncSession, partner_id: str, data: Any, now_ms: int) -> IssuedToken:
+    """A partner token as a request asks for it: ``data`` has name, scope, expiresInDays."""
+    expires = now_ms + data.expiresInDays * 86_400_000 if data.expiresInDays else None
+    return await issue(session, kind="partner", scope=data.scope, now_ms=now_ms, partner_id=partner_id,
+                       name=data.name, expires_ms=expires)
+
+
+async def list_tokens(session: AsyncSession, partner_id: str | None) -> list[ApiToken]:
+    """A partner's tokens, or (``None``) the operator's."""
     stmt = select(ApiToken).order_by(ApiToken.created_ms, ApiToken.id)
     stmt = stmt.where(ApiToken.partner_id == partner_id) if partner_id else stmt.where(ApiToken.kind == "operator")
-    return [token_public(t) for t in (await session.execute(stmt)).scalars()]
+    return list((await session.execute(stmt)).scalars())
 
 
-def token_public(t: ApiToken) -> dict:
+async def all_tokens(session: AsyncSession, count: int, offset: int, *, kind: str | None = None,
+                     partner_id: str | None = None) -> tuple[list[tuple[ApiToken, str | None]], int]:
+    """Every token (the operator's view), with its partner's name, oldest first."""
+    stmt = select(ApiToken, Partner.name).outerjoin(Partner, Partner.id == ApiToken.partner_id)
+    if kind:
+        stmt = stmt.where(ApiToken.kind == kind)
+    if partner_id:
+        stmt = stmt.where(ApiToken.partner_id == partner_id)
+    rows, total = await paging.page(session, stmt, count, offset, ApiToken.created_ms, ApiToken.id, scalars=False)
+    return [(t, name) for t, name in rows], total
+
+
+def token_fields(t: ApiToken) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "scope": t.scope, "prefix": t.prefix, "kind": t.kind,
             "createdAt": t.created_ms, "expiresAt": t.expires_ms, "revokedAt": t.revoked_ms}
 
 
-async def revoke(session: AsyncSession, token_id: str, now_ms: int, partner_id: str | None = None) -> dict:
+async def revoke(session: AsyncSession, token_id: str, now_ms: int, partner_id: str | None = None) -> ApiToken:
+    """Revoke a token (a partner's own only, when ``partner_id`` is given); revoking a
+    revoked token changes nothing."""
     stmt = update(ApiToken).where(ApiToken.id == token_id)
     if partner_id is not None:
         stmt = stmt.where(ApiToken.partner_id == partner_id)
-    result = await session.execute(stmt.where(ApiToken.revoked_ms.is_(None)).values(revoked_ms=now_ms))
-    if result.rowcount == 0:
-        existing = await session.get(ApiToken, token_id)
-        if existing is None or (partner_id is not None and existing.partner_id != partner_id):
-            raise NotFound("token not found", f"no token with id {token_id}")
-    token = await session.get(ApiToken, token_id)
-    return token_public(token)
+    await session.execute(stmt.where(ApiToken.revoked_ms.is_(None)).values(revoked_ms=now_ms)
+                          .execution_options(synchronize_session=False))
+    token = (await session.execute(select(ApiToken).where(ApiToken.id == token_id)
+                                   .execution_options(populate_existing=True))).scalar_one_or_none()
+    if token is None or (partner_id is not None and token.partner_id != partner_id):
+        raise NotFound("token not found", f"no token with id {token_id}")
+    return token

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import paging
 from ..clock import DAY_MS
 from ..errors import NotFound
 from ..models import Channel
@@ -93,10 +94,7 @@ async def export_batch(session: AsyncSession, stmt: Select, after: tuple[int, st
 
 
 async def page(session: AsyncSession, stmt: Select, count: int, offset: int) -> tuple[list[Channel], int]:
-    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = (await session.execute(
-        stmt.order_by(Channel.created_ms, Channel.id).limit(count).offset(offset))).scalars().all()
-    return list(rows), total
+    return await paging.page(session, stmt, count, offset, Channel.created_ms, Channel.id)
 
 
 async def created_since(session: AsyncSession, partner_id: str, since_ms: int) -> tuple[int, int | None]:

@@ -1,26 +1,29 @@
-"""Request bodies (reference shapes, strict types) and the channel's public shape."""
+"""Request bodies (reference shapes, strict types) and reply shapes of the channel routes,
+each defined once."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
+from ..replies import Reply, Success
 from ..clock import DAY_MS
 from ..ids import CHANNEL_ID_PATTERN, PROJECT_ID_PATTERN
+from ..ledger import Extended, unused_paid_days
 from ..models import Channel
 from ..partners.schemas import Comment, Currency, Days
-from ..text import Storable
+from ..text import Plain
 
 Mode = Literal["trial", "dev", "dev_archive", "live"]
-ChannelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable]
+ChannelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Plain]
 Phone = Annotated[str, StringConstraints(pattern=r"^([\d]{7,15})?$")]
 ProjectRef = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
 ChannelRef = Annotated[str, StringConstraints(pattern=CHANNEL_ID_PATTERN)]
-PaymentRef = Annotated[str, StringConstraints(max_length=100), Storable]
+PaymentRef = Annotated[str, StringConstraints(max_length=100), Plain]
 
 
 class Body(BaseModel):
@@ -82,13 +85,7 @@ class StatusReport(Body):
 
 
 class IntrospectRequest(Body):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]
-
-
-def unused_paid_days(ch: Channel, now_ms: int) -> int:
-    """SPEC 4.4: floor((activeTill - max(now, trial)) / day), never negative."""
-    start = max(now_ms, ch.trial_ms or 0)
-    return max(0, (ch.active_till_ms - start) // DAY_MS)
+    token: Annotated[str, StringConstraints(min_length=1, max_length=64), Plain]
 
 
 def may_run(ch: Channel, now_ms: int) -> bool:
@@ -120,20 +117,102 @@ def valid_through(ch: Channel, tz: ZoneInfo) -> str | None:
     return datetime.fromtimestamp((ch.active_till_ms - 1) / 1000, tz).date().isoformat()
 
 
-def public(ch: Channel, now_ms: int, tz: ZoneInfo) -> dict:
-    """The reference Channel shape plus dayledger's additions (daysLeft, validThrough...)."""
-    body = {
-        "id": ch.id, "name": ch.name, "projectId": ch.project_id, "apiUrl": ch.api_url,
-        "token": ch.token, "ownerId": ch.partner_id, "server": ch.server, "stopped": ch.stopped,
-        "activeTill": ch.active_till_ms, "creationTS": ch.created_ms, "trial": ch.trial_ms,
-        "mode": ch.mode, "status": api_status(ch), "phone": ch.phone or "",
-        "daysLeft": None if ch.mode in ("dev", "dev_archive") else max(0, (ch.active_till_ms - now_ms) // DAY_MS),
-        "paidDaysLeft": unused_paid_days(ch, now_ms),
-        "validThrough": valid_through(ch, tz),
-        "billingStatus": billing_status(ch, now_ms),
-    }
-    if ch.recurrent_payment_id:
-        body["recurrentPaymentId"] = ch.recurrent_payment_id
-    if ch.prev_recurrent_payment_id:
-        body["prevRecurrentPaymentId"] = ch.prev_recurrent_payment_id
-    return body
+class ChannelReply(Reply):
+    """The reference Channel plus dayledger's additions (daysLeft ... billingStatus)."""
+    id: Annotated[str, Field(pattern=CHANNEL_ID_PATTERN)]
+    name: str
+    projectId: str
+    apiUrl: str
+    token: str
+    ownerId: str
+    server: int
+    stopped: bool
+    activeTill: int
+    creationTS: int
+    trial: int | None
+    mode: Mode
+    status: Literal["INIT", "AUTH", "QR", "LAUNCH", "STOP", "SYNC_ERROR", "expired"]
+    phone: str
+    daysLeft: int | None
+    paidDaysLeft: int
+    validThrough: date | None
+    billingStatus: Literal["Paid", "Trial", "Unpaid", "Expired", "Sandbox", "Archived"]
+    recurrentPaymentId: str | None = None
+    prevRecurrentPaymentId: str | None = None
+
+    @classmethod
+    def of(cls, ch: Channel, now_ms: int, tz: ZoneInfo) -> "ChannelReply":
+        extra = {}  # the reference leaves these out when there are none
+        if ch.recurrent_payment_id:
+            extra["recurrentPaymentId"] = ch.recurrent_payment_id
+        if ch.prev_recurrent_payment_id:
+            extra["prevRecurrentPaymentId"] = ch.prev_recurrent_payment_id
+        through = valid_through(ch, tz)
+        return cls(
+            id=ch.id, name=ch.name, projectId=ch.project_id, apiUrl=ch.api_url, token=ch.token,
+            ownerId=ch.partner_id, server=ch.server, stopped=ch.stopped, activeTill=ch.active_till_ms,
+            creationTS=ch.created_ms, trial=ch.trial_ms, mode=ch.mode,  # type: ignore[arg-type]
+            status=api_status(ch),  # type: ignore[arg-type]
+            phone=ch.phone or "",
+            daysLeft=None if ch.mode in ("dev", "dev_archive") else max(0, (ch.active_till_ms - now_ms) // DAY_MS),
+            paidDaysLeft=unused_paid_days(ch, now_ms),
+            validThrough=date.fromisoformat(through) if through else None,
+            billingStatus=billing_status(ch, now_ms),  # type: ignore[arg-type]
+            **extra)
+
+
+class ChannelList(Reply):
+    channels: list[ChannelReply]
+    count: int
+    offset: int
+    total: int
+
+    @classmethod
+    def of(cls, rows: list[Channel], total: int, offset: int, now_ms: int, tz: ZoneInfo) -> "ChannelList":
+        return cls(channels=[ChannelReply.of(ch, now_ms, tz) for ch in rows], count=len(rows), offset=offset,
+                   total=total)
+
+
+class ExtendReply(Success):
+    activeTill: int
+    daysAdded: int
+    balance: int
+    transactionId: int
+
+    @classmethod
+    def of(cls, done: Extended) -> "ExtendReply":
+        return cls(activeTill=done.channel.active_till_ms, daysAdded=done.days,
+                   balance=done.posted.balance_after, transactionId=done.posted.entry_id)
+
+
+class BulkExtended(Reply):
+    id: str
+    daysAdded: int
+    activeTill: int
+    transactionId: int
+
+
+class BulkExtendReply(Success):
+    days: int
+    balance: int
+    channels: list[BulkExtended]
+
+    @classmethod
+    def of(cls, done: list[Extended]) -> "BulkExtendReply":
+        return cls(days=sum(d.days for d in done), balance=done[-1].posted.balance_after,
+                   channels=[BulkExtended(id=d.channel.id, daysAdded=d.days, activeTill=d.channel.active_till_ms,
+                                          transactionId=d.posted.entry_id) for d in done])
+
+
+class DeleteReply(Success):
+    daysReturned: int
+    balance: int
+
+
+class StopReply(Success):
+    daysReturned: int
+
+
+class ModeReply(Success):
+    mode: Mode
+    daysReturned: int

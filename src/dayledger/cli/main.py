@@ -71,7 +71,7 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
             if once:
                 due = await svc.db.run(count_due, svc.clock.now_ms())
                 with progress("expiring channels", due) as advance:
-                    done = await run_once(svc, on_expired=advance)
+                    done = await run_once(svc, on_step=lambda job, n: advance(n) if job == "expired" else None)
                 sys.stdout.write(json.dumps(done) + "\n")
             else:
                 err.print("dayledger worker running; Ctrl-C stops it")

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from ..auth import service as auth
 from ..config import get_settings
-from ..partners import repository, service
-from ..partners.schemas import DaysChange, PartnerCreate
+from ..partners import service
+from ..partners.schemas import DaysChange, PartnerCreate, PartnerProfile
 from .common import CLI_ACTOR, emit, fail, run
 
 app = typer.Typer(help="Partner accounts.", no_args_is_help=True)
@@ -44,7 +44,7 @@ def create(name: str, email: str = typer.Option(..., "--email"),
         partner, project_id = await service.create(session, data, get_settings(), now)
         token = await auth.issue(session, kind="partner", scope="full", now_ms=now,
                                  partner_id=partner.id, name="created with partner")
-        profile = await service.profile(session, partner, now)
+        profile = PartnerProfile.of(partner, await service.counts_of(session, partner, now)).dump()
         return {**profile, "projectId": project_id, "token": token.token, "tokenId": token.id}
 
     result = run(fn)
@@ -57,7 +57,8 @@ def create(name: str, email: str = typer.Option(..., "--email"),
 def show(name: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """One partner's profile, including its balance."""
     async def fn(session, now):
-        return await service.profile(session, await service.get(session, name), now)
+        partner = await service.get(session, name)
+        return PartnerProfile.of(partner, await service.counts_of(session, partner, now)).dump()
     emit(run(fn), as_json, columns=PROFILE_COLUMNS + ["runwayDays"])
 
 
@@ -67,9 +68,8 @@ def list_(as_json: bool = typer.Option(False, "--json")) -> None:
     async def fn(session, now):
         offset, out = 0, []
         while True:
-            rows, total = await repository.page(session, 500, offset)
-            counts = await repository.channel_counts(session, [p.id for p in rows], now)
-            out += [service.public(p, counts[p.id]) for p in rows]
+            rows, total = await service.page(session, 500, offset, now)
+            out += [PartnerProfile.of(p, counts).dump() for p, counts in rows]
             offset += len(rows)
             if not rows or offset >= total:
                 return out
@@ -80,8 +80,9 @@ def _change(name: str, days: int, comment: str, sign: int, as_json: bool) -> Non
     data = parse(DaysChange, days=days, comment=comment)
 
     async def fn(session, now):
-        return await service.change_days(session, name, data, sign=sign, actor=CLI_ACTOR, now_ms=now,
-                                         idempotency_key=None)
+        posted = await service.change_days(session, name, data, sign=sign, actor=CLI_ACTOR, now_ms=now,
+                                           idempotency_key=None)
+        return {"transactionId": posted.entry_id, "days": data.days, "balance": posted.balance_after}
     result = run(fn)
     emit({"partner": name, **result}, as_json, columns=["partner", "days", "balance", "transactionId"])
 

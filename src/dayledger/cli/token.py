@@ -28,7 +28,7 @@ def create(partner: str, scope: str = typer.Option("full", "--scope", help="read
 def revoke(token_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Revoke a token (partner or operator) by its id."""
     async def fn(session, now):
-        return await auth.revoke(session, token_id, now)
+        return auth.token_fields(await auth.revoke(session, token_id, now))
     emit(run(fn), as_json, columns=["id", "kind", "scope", "revokedAt"])
 
 
@@ -36,7 +36,7 @@ def revoke(token_id: str, as_json: bool = typer.Option(False, "--json")) -> None
 def list_(partner: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """A partner's tokens (ids and scopes, never secrets)."""
     async def fn(session, now):
-        return await auth.list_tokens(session, (await partners.get(session, partner)).id)
+        return [auth.token_fields(t) for t in await auth.list_tokens(session, (await partners.get(session, partner)).id)]
     emit(run(fn), as_json, columns=["id", "name", "scope", "prefix", "revokedAt"])
 
 
@@ -53,5 +53,5 @@ def operator_create(scope: str = typer.Option("full", "--scope", help="full or g
 def operator_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Operator tokens (ids and scopes, never secrets), for rotation."""
     async def fn(session, now):
-        return await auth.list_tokens(session, None)
+        return [auth.token_fields(t) for t in await auth.list_tokens(session, None)]
     emit(run(fn), as_json, columns=["id", "name", "scope", "prefix", "createdAt", "revokedAt"])

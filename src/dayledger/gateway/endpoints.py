@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ..channels.endpoints import ChannelID
-from ..channels.schemas import IntrospectRequest, StatusReport
+from ..channels.params import ChannelID
+from ..channels.schemas import IntrospectRequest, StatusReport, api_status, may_run
+from ..models import Channel
 from ..api import ApiRoute, ERROR_RESPONSES, Reply, Success, error_responses, handle, services
 from . import service
 
@@ -30,6 +31,13 @@ class Introspection(Reply):
     status: str
     limits: Limits | None
 
+    @classmethod
+    def of(cls, ch: Channel, now_ms: int) -> "Introspection":
+        limits = service.MODE_LIMITS[ch.mode]
+        return cls(channelId=ch.id, partnerId=ch.partner_id, projectId=ch.project_id, mayRun=may_run(ch, now_ms),
+                   mode=ch.mode, stopped=ch.stopped, expired=ch.expired, activeTill=ch.active_till_ms,
+                   status=api_status(ch), limits=Limits(**limits) if limits else None)
+
 
 class StatusReported(Success):
     id: str
@@ -41,7 +49,7 @@ class StatusReported(Success):
              response_model=Introspection, responses=error_responses(404, 409))
 async def introspect(request: Request, body: IntrospectRequest):
     async def fn(session, principal):
-        return await service.introspect(session, body.token, services(request).clock.now_ms())
+        return Introspection.of(await service.introspect(session, body.token), services(request).clock.now_ms())
     return await handle(request, fn, permission="gateway")
 
 
@@ -49,5 +57,6 @@ async def introspect(request: Request, body: IntrospectRequest):
              response_model=StatusReported, responses=error_responses(404, 409))
 async def report_status(request: Request, ChannelID: ChannelID, body: StatusReport):
     async def fn(session, principal):
-        return await service.report_status(session, ChannelID, body.status, body.phone)
+        ch = await service.report_status(session, ChannelID, body.status, body.phone)
+        return StatusReported(id=ch.id, status=api_status(ch), phone=ch.phone or "")
     return await handle(request, fn, permission="gateway")

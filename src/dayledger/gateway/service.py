@@ -6,7 +6,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..channels.schemas import api_status, may_run
 from ..errors import NotFound
 from ..models import Channel
 
@@ -15,17 +14,15 @@ LIMITED = {"messagesPerDay": 150, "chatsPerMonth": 5, "apiRequestsPerMonth": 100
 MODE_LIMITS = {"trial": LIMITED, "dev": LIMITED, "dev_archive": LIMITED, "live": None}
 
 
-async def introspect(session: AsyncSession, token: str, now_ms: int) -> dict:
+async def introspect(session: AsyncSession, token: str) -> Channel:
     ch = (await session.execute(
         select(Channel).where(Channel.token == token, Channel.deleted_ms.is_(None)))).scalar_one_or_none()
     if ch is None:
         raise NotFound("unknown channel token", "no live channel has this token")
-    return {"channelId": ch.id, "partnerId": ch.partner_id, "projectId": ch.project_id,
-            "mayRun": may_run(ch, now_ms), "mode": ch.mode, "stopped": ch.stopped, "expired": ch.expired,
-            "activeTill": ch.active_till_ms, "status": api_status(ch), "limits": MODE_LIMITS[ch.mode]}
+    return ch
 
 
-async def report_status(session: AsyncSession, channel_id: str, status: str, phone: str | None) -> dict:
+async def report_status(session: AsyncSession, channel_id: str, status: str, phone: str | None) -> Channel:
     ch = (await session.execute(select(Channel).where(Channel.id == channel_id, Channel.deleted_ms.is_(None))
                                 .with_for_update())).scalar_one_or_none()
     if ch is None:
@@ -34,4 +31,4 @@ async def report_status(session: AsyncSession, channel_id: str, status: str, pho
     if phone is not None:
         ch.phone = phone or None
     await session.flush()
-    return {"success": True, "result": True, "id": ch.id, "status": api_status(ch), "phone": ch.phone or ""}
+    return ch

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..clock import DAY_MS
+
 # Each check: what it checks, one query returning the rows that violate it, and how to
 # describe such a row.
 CHECKS: list[tuple[str, str, str]] = [
@@ -42,6 +44,33 @@ CHECKS: list[tuple[str, str, str]] = [
         "LEFT JOIN channels c ON c.id = e.channel_id "
         "WHERE e.channel_id IS NOT NULL AND (c.id IS NULL OR c.partner_id <> e.partner_id)",
         "entry {0}: orphan, channel {1} does not exist for that partner",
+    ),
+    (
+        "channel time equals its entries",
+        # The activeTill of the channel's last entry that records channel time; a channel
+        # without one never had time of its own (activeTill = its creation).
+        "SELECT c.id, c.active_till_ms, COALESCE(e.active_till_after_ms, c.created_ms) FROM channels c "
+        "LEFT JOIN ledger_entries e ON e.id = (SELECT MAX(x.id) FROM ledger_entries x "
+        " WHERE x.channel_id = c.id AND x.active_till_after_ms IS NOT NULL) "
+        "WHERE c.active_till_ms <> COALESCE(e.active_till_after_ms, c.created_ms)",
+        "channel {0}: stored activeTill {1} differs from its entries' {2}",
+    ),
+    (
+        "channel time entries chain",
+        # Each entry's activeTill follows from the one before it (or the channel's creation):
+        # an extension adds its days to max(its time, activeTill before), a refund takes
+        # them away, an expiry leaves the time as it was.
+        "SELECT id, channel_id, type, after_ms, before_ms FROM ("
+        " SELECT e.id, e.channel_id, e.type, e.created_ms, e.channel_days, e.active_till_after_ms AS after_ms,"
+        "  COALESCE(LAG(e.active_till_after_ms) OVER (PARTITION BY e.channel_id ORDER BY e.id), c.created_ms)"
+        "   AS before_ms"
+        " FROM ledger_entries e JOIN channels c ON c.id = e.channel_id"
+        " WHERE e.active_till_after_ms IS NOT NULL) t "
+        f"WHERE (type IN ('extend', 'subscription') AND after_ms <> "
+        f" CASE WHEN before_ms > created_ms THEN before_ms ELSE created_ms END + channel_days * {DAY_MS})"
+        f" OR (type = 'refund' AND after_ms <> before_ms + channel_days * {DAY_MS})"
+        " OR (type = 'expire' AND after_ms <> before_ms)",
+        "entry {0} of channel {1} ({2}): activeTill after it is {3}, which does not follow from {4} before it",
     ),
     (
         "no negative days",

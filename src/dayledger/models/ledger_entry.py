@@ -38,3 +38,6 @@ class LedgerEntry(Base):
     actor_type: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The channel's activeTill after this entry, for entries that change or record channel
+    # time (the channel's twin of balance_after; verify recomputes channel time from it).
+    active_till_after_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import paging
 from ..channels import repository as channels
+from ..ledger.service import TIME_ONLY
 from ..models import Channel, LedgerEntry, Partner
 
 
@@ -18,11 +20,8 @@ async def by_name(session: AsyncSession, name: str, *, for_update: bool = False)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def page(session: AsyncSession, count: int, offset: int) -> tuple[Sequence[Partner], int]:
-    total = (await session.execute(select(func.count()).select_from(Partner))).scalar_one()
-    rows = (await session.execute(
-        select(Partner).order_by(Partner.created_ms, Partner.id).limit(count).offset(offset))).scalars().all()
-    return rows, total
+async def page(session: AsyncSession, count: int, offset: int) -> tuple[list[Partner], int]:
+    return await paging.page(session, select(Partner), count, offset, Partner.created_ms, Partner.id)
 
 
 async def channel_counts(session: AsyncSession, partner_ids: Sequence[str], now_ms: int) -> dict[str, dict]:
@@ -61,6 +60,8 @@ def history_query(partner_id: str, *, type: str | None = None, channel_id: str |
     stmt = select(LedgerEntry).where(LedgerEntry.partner_id == partner_id)
     if type:
         stmt = stmt.where(LedgerEntry.type == type)
+    else:  # records of channel time alone move no days: not part of a billing history
+        stmt = stmt.where(LedgerEntry.type.not_in(sorted(TIME_ONLY)))
     if channel_id:
         stmt = stmt.where(LedgerEntry.channel_id == channel_id)
     if since_ms is not None:
@@ -71,7 +72,11 @@ def history_query(partner_id: str, *, type: str | None = None, channel_id: str |
 
 
 async def history_page(session: AsyncSession, stmt: Select, count: int, offset: int) -> tuple[list, int]:
-    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = (await session.execute(
-        stmt.order_by(LedgerEntry.id.desc()).limit(count).offset(offset))).scalars().all()
-    return list(rows), total
+    return await paging.page(session, stmt, count, offset, LedgerEntry.id.desc())
+
+
+async def history_batch(session: AsyncSession, stmt: Select, after: int | None, size: int) -> list[LedgerEntry]:
+    """The next ``size`` entries of ``stmt`` in id order, after entry id ``after``."""
+    if after is not None:
+        stmt = stmt.where(LedgerEntry.id > after)
+    return list((await session.execute(stmt.order_by(LedgerEntry.id).limit(size))).scalars().all())

@@ -1,24 +1,29 @@
-"""Request bodies for partner and operator routes. Strict types: "5" is not 5 days."""
+"""Request bodies (strict types: "5" is not 5 days) and reply shapes of the partner and
+operator routes, each defined once."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
+from .. import money
 from ..ids import PARTNER_NAME_PATTERN
-from ..text import Storable
+from ..models import LedgerEntry, Partner
+from ..replies import Reply, Success
+from ..text import Comment as CommentText, Plain
 
 MAX_DAYS = 1_000_000
 Days = Annotated[StrictInt, Field(ge=1, le=MAX_DAYS, description="Whole days, 1 to 1,000,000")]
-Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), Storable]
-Name = Annotated[str, StringConstraints(pattern=PARTNER_NAME_PATTERN, min_length=1, max_length=64)]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), CommentText]
+Name = Annotated[str, StringConstraints(pattern=PARTNER_NAME_PATTERN, min_length=1, max_length=64), Plain]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254),
-                  Storable]
+                  Plain]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Price = Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), max_digits=14, decimal_places=4)]
-Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]
+Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), Plain]
 
 
 class Strict(BaseModel):
@@ -57,7 +62,7 @@ class DaysChange(Strict):
 
 
 class TokenCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Storable] = ""
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), Plain] = ""
     scope: Annotated[str, StringConstraints(pattern=r"^(read|channels|billing|full)$")] = "full"
     expiresInDays: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
 
@@ -68,7 +73,7 @@ class WebhookEvent(BaseModel):
 
 
 class Webhook(BaseModel):
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000), Storable]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000), Plain]
     events: list[WebhookEvent] = Field(default_factory=lambda: [WebhookEvent()], max_length=10)
     mode: Annotated[str, StringConstraints(pattern=r"^(body|path|method)$")] = "body"
 
@@ -79,3 +84,161 @@ class PartnerSettings(BaseModel):
     webhooks: Annotated[list[Webhook], Field(max_length=20)] | None = None
     days_limit: Annotated[StrictInt, Field(ge=0, le=MAX_DAYS)] | None = None
     noChat: StrictBool | None = None
+
+
+# ---------------------------------------------------------------- replies, each defined once
+
+class ChannelCounts(Reply):
+    total: int
+    byMode: dict[str, int]
+    byState: dict[str, int]
+    paidRunning: int  # running trial/live channels with paid time: what runwayDays divides by
+
+
+class PartnerProfile(Reply):
+    id: str
+    name: str
+    email: str
+    balance: int
+    currency: str
+    pricePerMonth: str | None
+    trialEligible: bool
+    trialDays: int
+    daysLimit: int
+    sandboxLimit: int
+    timezone: str
+    status: Literal["active", "suspended"]
+    creationTS: int
+    channels: ChannelCounts
+    runwayDays: int | None
+
+    @classmethod
+    def fields_of(cls, partner: Partner, counts: dict[str, Any]) -> dict[str, Any]:
+        paid_running = counts["paidRunning"]
+        return dict(
+            id=partner.id, name=partner.name, email=partner.email, balance=partner.balance,
+            currency=partner.currency, pricePerMonth=money.text(partner.price_per_month),
+            trialEligible=partner.trial_eligible, trialDays=partner.trial_days, daysLimit=partner.days_limit,
+            sandboxLimit=partner.sandbox_limit, timezone=partner.timezone, status=partner.status,
+            creationTS=partner.created_ms, channels=ChannelCounts(**counts),
+            # Days the balance lasts if every running paid channel is kept running, one day a
+            # day each (free trials and sandboxes burn nothing); null when nothing burns.
+            runwayDays=(partner.balance // paid_running) if paid_running > 0 else None)
+
+    @classmethod
+    def of(cls, partner: Partner, counts: dict[str, Any]) -> "PartnerProfile":
+        return cls(**cls.fields_of(partner, counts))
+
+
+class ActorReply(Reply):
+    type: str
+    id: str
+
+
+class HistoryEntry(Reply):
+    id: int
+    time: int
+    type: str
+    days: int
+    balanceDelta: int
+    balanceAfter: int
+    channelId: str | None
+    channelDays: int
+    comment: str
+    amount: str | None
+    currency: str | None
+    actor: ActorReply
+    idempotencyKey: str | None
+
+    @classmethod
+    def of(cls, e: LedgerEntry) -> "HistoryEntry":
+        return cls(id=e.id, time=e.created_ms, type=e.type, days=e.days, balanceDelta=e.balance_delta,
+                   balanceAfter=e.balance_after, channelId=e.channel_id, channelDays=e.channel_days,
+                   comment=e.comment, amount=money.text(e.amount), currency=e.currency,
+                   actor=ActorReply(type=e.actor_type, id=e.actor_id), idempotencyKey=e.idempotency_key)
+
+
+class HistoryPage(Reply):
+    history: list[HistoryEntry]
+    count: int
+    offset: int
+    total: int
+
+    @classmethod
+    def of(cls, rows: list[LedgerEntry], total: int, offset: int) -> "HistoryPage":
+        return cls(history=[HistoryEntry.of(e) for e in rows], count=len(rows), offset=offset, total=total)
+
+
+HISTORY_CSV_COLUMNS = ["ID", "Time (UTC)", "Type", "Days", "Balance Change", "Balance After", "Channel",
+                       "Comment", "Amount", "Currency", "Actor"]
+
+
+def history_csv_row(e: LedgerEntry) -> list[Any]:
+    when = datetime.fromtimestamp(e.created_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return [e.id, when, e.type, e.days, e.balance_delta, e.balance_after, e.channel_id or "",
+            e.comment, money.text(e.amount) or "", e.currency or "", f"{e.actor_type}:{e.actor_id}"]
+
+
+class IssuedTokenReply(Reply):
+    id: str
+    token: str | None  # null only in an Idempotency-Key replay: the secret is shown once
+    scope: str
+    name: str
+    createdAt: int
+    expiresAt: int | None
+
+
+class TokenInfo(Reply):
+    id: str
+    name: str
+    scope: str
+    prefix: str
+    kind: str
+    partner: str | None = None  # in the operator's lists
+    createdAt: int
+    expiresAt: int | None
+    revokedAt: int | None
+
+
+class TokenList(Reply):
+    tokens: list[TokenInfo]
+
+
+class WebhookEventReply(Reply):
+    type: str
+    method: str
+
+
+class WebhookReply(Reply):
+    url: str
+    events: list[WebhookEventReply]
+    mode: str
+
+
+class SettingsReply(Reply):
+    webhooks: list[WebhookReply]
+    days_limit: int
+    noChat: bool
+
+    @classmethod
+    def of(cls, partner: Partner) -> "SettingsReply":
+        stored = partner.settings or {}
+        return cls(webhooks=[WebhookReply(**w) for w in stored.get("webhooks", [])], days_limit=partner.days_limit,
+                   noChat=bool(stored.get("noChat", False)))
+
+
+class DaysChanged(Success):
+    transactionId: int
+    days: int
+    balance: int
+
+
+class CreatedPartner(PartnerProfile):
+    projectId: str
+
+
+class PartnerList(Reply):
+    partners: list[PartnerProfile]
+    count: int
+    offset: int
+    total: int

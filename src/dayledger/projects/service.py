@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import ids
+from .. import ids, paging
 from ..errors import Conflict, NotFound
 from ..models import Channel, Project
 
@@ -34,9 +34,7 @@ async def get(session: AsyncSession, partner_id: str, project_id: str) -> Projec
 
 async def page(session: AsyncSession, partner_id: str, count: int, offset: int) -> tuple[list[Project], int]:
     base = select(Project).where(Project.partner_id == partner_id, Project.deleted_ms.is_(None))
-    total = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    rows = (await session.execute(base.order_by(Project.created_ms, Project.id).limit(count).offset(offset))).scalars()
-    return list(rows), total
+    return await paging.page(session, base, count, offset, Project.created_ms, Project.id)
 
 
 async def rename(session: AsyncSession, partner_id: str, project_id: str, name: str) -> Project:
@@ -57,8 +55,3 @@ async def delete(session: AsyncSession, partner_id: str, project_id: str, now_ms
                        f"the project still has {live} channel(s); delete or move them first")
     project.deleted_ms = now_ms
     await session.flush()
-
-
-def public(project: Project) -> dict:
-    return {"id": project.id, "name": project.name, "creationTS": project.created_ms,
-            "ownerId": project.partner_id, "users": [project.partner_id], "isDefault": project.is_default}
