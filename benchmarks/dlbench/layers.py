@@ -49,9 +49,10 @@ async def _timed(db, one, work, n: int) -> tuple[float, float]:
 async def _service_loop(url: str, work, n: int) -> tuple[float, float]:
     from dayledger.auth.service import authenticate
     from dayledger.channels import service
-    from dayledger.channels.schemas import ExtendRequest
+    from dayledger.channels.schemas import ExtendReply, ExtendRequest
     from dayledger.config import normalize_database_url
     from dayledger.db import Database
+    from dayledger.ledger import Op
 
     db = Database(normalize_database_url(url), pool_size=1)
 
@@ -60,9 +61,9 @@ async def _service_loop(url: str, work, n: int) -> tuple[float, float]:
         principal = await authenticate(session, token, now)
         principal.require("channels")
         body = ExtendRequest.model_validate_json(b'{"days":1,"comment":"bench"}')
-        result = await service.extend(session, principal.require_partner(), channel, body,
-                                      service.Op(now, principal.actor, None))
-        return json.dumps(result, separators=(",", ":"))
+        done = await service.extend(session, principal.require_partner(), channel, body,
+                                    Op(now, principal.actor, None))
+        return json.dumps(ExtendReply.of(done).dump(), separators=(",", ":"))
 
     return await _timed(db, one, work, n)
 

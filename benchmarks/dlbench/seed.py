@@ -9,13 +9,14 @@ channel time). PostgreSQL rows go in with COPY (asyncpg), SQLite rows with execu
 
 from __future__ import annotations
 
-from dayledger.ledger.channel_time import RECORD_UNRECORDED_TIME
 import asyncio
 import hashlib
 import sqlite3
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+from dayledger.ledger.channel_time import RECORD_UNRECORDED_TIME
 
 from .common import BenchDB
 
