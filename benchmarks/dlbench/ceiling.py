@@ -34,8 +34,8 @@ CHANNEL_COLS = ("id, partner_id, project_id, name, token, api_url, server, mode,
 GET_CHANNEL = "SELECT " + CHANNEL_COLS + " FROM channels WHERE id = {0} AND partner_id = {1} AND deleted_ms IS NULL"
 DEBIT = "UPDATE partners SET balance = balance - {1} WHERE id = {0} AND balance >= {1} RETURNING balance"
 ENTRY = ("INSERT INTO ledger_entries (partner_id, created_ms, type, days, balance_delta, balance_after, channel_id, "
-         "channel_days, comment, amount, currency, actor_type, actor_id, idempotency_key) "
-         "VALUES ({0}, {1}, 'extend', {2}, {3}, {4}, {5}, {2}, {6}, NULL, NULL, 'token', {7}, NULL) RETURNING id")
+         "channel_days, comment, amount, currency, actor_type, actor_id, idempotency_key, active_till_after_ms) "
+         "VALUES ({0}, {1}, 'extend', {2}, {3}, {4}, {5}, {2}, {6}, NULL, NULL, 'token', {7}, NULL, {8}) RETURNING id")
 SET_TILL = "UPDATE channels SET active_till_ms = {1} WHERE id = {0}"
 EVENT = ("INSERT INTO events (partner_id, type, channel_id, payload, created_ms) "
          "VALUES ({0}, 'channel.extended', {1}, {2}, {3})")
@@ -99,7 +99,8 @@ async def run_pg(spec: dict) -> dict:
                     if balance is None:
                         errors["insufficient"] += 1
                         raise Rollback
-                    await conn.fetchval(sql_entry, partner, now, days, -days, balance, channel, "bench", who["id"])
+                    await conn.fetchval(sql_entry, partner, now, days, -days, balance, channel, "bench", who["id"],
+                                        till)
             except Rollback:
                 continue
             except asyncpg.PostgresError:
@@ -159,7 +160,7 @@ def run_sqlite(spec: dict) -> dict:
                 errors["insufficient"] += 1
                 conn.execute("ROLLBACK")
                 continue
-            conn.execute(sql_entry, (partner, now, days, -days, row[0], channel, "bench", who[0])).fetchone()
+            conn.execute(sql_entry, (partner, now, days, -days, row[0], channel, "bench", who[0], till)).fetchone()
             conn.execute("COMMIT")
         except sqlite3.Error:
             errors["other"] += 1

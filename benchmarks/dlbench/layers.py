@@ -76,7 +76,7 @@ async def _core_loop(url: str, work, n: int, engine: str) -> tuple[float, float]
 
     db = Database(normalize_database_url(url), pool_size=1)
     lock = " FOR UPDATE" if engine == "postgres" else ""
-    names = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
     fmt = lambda sql: text(sql.format(*(f":{x}" for x in names)))  # noqa: E731
     auth, get_ch = fmt(ceiling.AUTH), fmt(ceiling.GET_CHANNEL + lock)
     debit, entry, till_sql, event = fmt(ceiling.DEBIT), fmt(ceiling.ENTRY), fmt(ceiling.SET_TILL), fmt(ceiling.EVENT)
@@ -87,9 +87,9 @@ async def _core_loop(url: str, work, n: int, engine: str) -> tuple[float, float]
         ch = (await session.execute(get_ch, {"a": channel, "b": partner})).one()
         now = time.time_ns() // 1_000_000
         balance = (await session.execute(debit, {"a": partner, "b": 1})).scalar_one()
-        entry_id = (await session.execute(entry, {"a": partner, "b": now, "c": 1, "d": -1, "e": balance,
-                                                  "f": channel, "g": "bench", "h": who.id})).scalar_one()
         till = max(now, ch.active_till_ms) + seed.DAY_MS
+        entry_id = (await session.execute(entry, {"a": partner, "b": now, "c": 1, "d": -1, "e": balance,
+                                                  "f": channel, "g": "bench", "h": who.id, "i": till})).scalar_one()
         await session.execute(till_sql, {"a": channel, "b": till})
         await session.execute(event, {"a": partner, "b": channel, "c": ceiling.payload(tuple(ch), till, 1), "d": now})
         return json.dumps({"success": True, "result": True, "activeTill": till, "daysAdded": 1, "balance": balance,
