@@ -4,12 +4,15 @@ gateway) reads them afterwards."""
 
 from __future__ import annotations
 
+from typing import cast
+
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Event
 
 
-_INSERT = Event.__table__.insert()  # built once; see ledger/service.py
+_INSERT = cast(Table, Event.__table__).insert()  # built once; see ledger/service.py
 
 
 async def emit(session: AsyncSession, *, partner_id: str, type: str, now_ms: int,

@@ -14,7 +14,9 @@ import hashlib
 import json
 import re
 
-from sqlalchemy import delete, insert, select, text
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import Conflict, Unprocessable
@@ -63,7 +65,7 @@ def hash_token_key(token: str | None, key: str) -> str:
 
 async def lock_key(session: AsyncSession, scope: str, key: str) -> None:
     """On PostgreSQL, refuse (409) a key another process is processing at this moment."""
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return
     lock_id = int.from_bytes(hashlib.sha256(f"{scope}\0{key}".encode()).digest()[:8], "big", signed=True)
     got = (await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id})).scalar()
@@ -99,4 +101,4 @@ async def store(session: AsyncSession, scope: str, key: str, req_hash: str, stat
 
 async def purge(session: AsyncSession, older_than_ms: int) -> int:
     result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_ms < older_than_ms))
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0  # a DELETE's result is a CursorResult

@@ -31,7 +31,7 @@ class InlineCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._cursor = cursor
 
-    async def __aenter__(self) -> "InlineCursor":
+    async def __aenter__(self) -> InlineCursor:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -57,14 +57,14 @@ class InlineCursor:
     def arraysize(self, value: int) -> None:
         self._cursor.arraysize = value
 
-    async def execute(self, sql: str, parameters: Any = None) -> "InlineCursor":
+    async def execute(self, sql: str, parameters: Any = None) -> InlineCursor:
         if parameters is None:
             self._cursor.execute(sql)
         else:
             self._cursor.execute(sql, parameters)
         return self
 
-    async def executemany(self, sql: str, seq: Any) -> "InlineCursor":
+    async def executemany(self, sql: str, seq: Any) -> InlineCursor:
         self._cursor.executemany(sql, seq)
         return self
 
@@ -93,7 +93,7 @@ class InlineCursor:
 class InlineConnection:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._connection = conn  # SQLAlchemy checks this for "still open"
+        self._connection: sqlite3.Connection | None = conn  # SQLAlchemy checks this for "still open"
         self._tx = _ImmediateQueue()
 
     @property

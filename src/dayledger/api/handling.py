@@ -4,7 +4,7 @@ idempotency, and the route class that reads bodies as JSON and checks the token 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
@@ -25,7 +25,7 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def raw_token(request: Request) -> str | None:
@@ -49,7 +49,7 @@ class ApiRoute(APIRoute):
       mutation is 403 whatever it sends.
     """
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:

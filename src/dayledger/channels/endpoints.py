@@ -135,8 +135,8 @@ async def delete_channel(request: Request, ChannelID: ChannelID) -> Response:
     return await handle(request, fn, permission="channels")
 
 
-@router.post("/channels/{ChannelID}/start", summary="Start channel", operation_id="startChannel", response_model=Success,
-             responses=error_responses(404, 409))
+@router.post("/channels/{ChannelID}/start", summary="Start channel", operation_id="startChannel",
+             response_model=Success, responses=error_responses(404, 409))
 async def start_channel(request: Request, ChannelID: ChannelID) -> Response:
     async def fn(session: AsyncSession, principal: Principal) -> Success:
         await service.start(session, principal.require_partner(), ChannelID, op_for(request, principal))

@@ -64,7 +64,7 @@ class BulkExtendRequest(Body):
     comment: Comment
 
     @model_validator(mode="after")
-    def _unique(self) -> "BulkExtendRequest":
+    def _unique(self) -> BulkExtendRequest:
         ids = [c.id for c in self.channels]
         if len(set(ids)) != len(ids):
             raise ValueError("each channel may appear once; sum the days instead")
@@ -141,7 +141,7 @@ class ChannelReply(Reply):
     prevRecurrentPaymentId: str | None = None
 
     @classmethod
-    def of(cls, ch: Channel, now_ms: int, tz: ZoneInfo) -> "ChannelReply":
+    def of(cls, ch: Channel, now_ms: int, tz: ZoneInfo) -> ChannelReply:
         extra = {}  # the reference leaves these out when there are none
         if ch.recurrent_payment_id:
             extra["recurrentPaymentId"] = ch.recurrent_payment_id
@@ -168,7 +168,7 @@ class ChannelList(Reply):
     total: int
 
     @classmethod
-    def of(cls, rows: list[Channel], total: int, offset: int, now_ms: int, tz: ZoneInfo) -> "ChannelList":
+    def of(cls, rows: list[Channel], total: int, offset: int, now_ms: int, tz: ZoneInfo) -> ChannelList:
         return cls(channels=[ChannelReply.of(ch, now_ms, tz) for ch in rows], count=len(rows), offset=offset,
                    total=total)
 
@@ -180,7 +180,7 @@ class ExtendReply(Success):
     transactionId: int
 
     @classmethod
-    def of(cls, done: Extended) -> "ExtendReply":
+    def of(cls, done: Extended) -> ExtendReply:
         return cls(activeTill=done.channel.active_till_ms, daysAdded=done.days,
                    balance=done.posted.balance_after, transactionId=done.posted.entry_id)
 
@@ -198,7 +198,7 @@ class BulkExtendReply(Success):
     channels: list[BulkExtended]
 
     @classmethod
-    def of(cls, done: list[Extended]) -> "BulkExtendReply":
+    def of(cls, done: list[Extended]) -> BulkExtendReply:
         return cls(days=sum(d.days for d in done), balance=done[-1].posted.balance_after,
                    channels=[BulkExtended(id=d.channel.id, daysAdded=d.days, activeTill=d.channel.active_till_ms,
                                           transactionId=d.posted.entry_id) for d in done])

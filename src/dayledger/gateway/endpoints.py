@@ -32,7 +32,7 @@ class Introspection(Reply):
     limits: Limits | None
 
     @classmethod
-    def of(cls, ch: Channel, now_ms: int) -> "Introspection":
+    def of(cls, ch: Channel, now_ms: int) -> Introspection:
         limits = service.MODE_LIMITS[ch.mode]
         return cls(channelId=ch.id, partnerId=ch.partner_id, projectId=ch.project_id, mayRun=may_run(ch, now_ms),
                    mode=ch.mode, stopped=ch.stopped, expired=ch.expired, activeTill=ch.active_till_ms,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import BigInteger, bindparam, select
+from sqlalchemy import BigInteger, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import InsufficientBalance, NotFound
@@ -43,7 +44,7 @@ class Posted:
 
 # Built once: a statement object caches its compiled form and cache key, so the hot path
 # only binds parameters. Building them per call cost more than executing them.
-_partners, _entries = Partner.__table__, LedgerEntry.__table__
+_partners, _entries = cast(Table, Partner.__table__), cast(Table, LedgerEntry.__table__)  # declarative: always a Table
 _delta = bindparam("delta", type_=BigInteger())
 _MOVE = (_partners.update().where(_partners.c.id == bindparam("pid"))
          .values(balance=_partners.c.balance + _delta).returning(_partners.c.balance))

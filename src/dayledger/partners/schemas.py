@@ -3,7 +3,7 @@ operator routes, each defined once."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -126,7 +126,7 @@ class PartnerProfile(Reply):
             runwayDays=(partner.balance // paid_running) if paid_running > 0 else None)
 
     @classmethod
-    def of(cls, partner: Partner, counts: dict[str, Any]) -> "PartnerProfile":
+    def of(cls, partner: Partner, counts: dict[str, Any]) -> PartnerProfile:
         return cls(**cls.fields_of(partner, counts))
 
 
@@ -151,7 +151,7 @@ class HistoryEntry(Reply):
     idempotencyKey: str | None
 
     @classmethod
-    def of(cls, e: LedgerEntry) -> "HistoryEntry":
+    def of(cls, e: LedgerEntry) -> HistoryEntry:
         return cls(id=e.id, time=e.created_ms, type=e.type, days=e.days, balanceDelta=e.balance_delta,
                    balanceAfter=e.balance_after, channelId=e.channel_id, channelDays=e.channel_days,
                    comment=e.comment, amount=money.text(e.amount), currency=e.currency,
@@ -165,7 +165,7 @@ class HistoryPage(Reply):
     total: int
 
     @classmethod
-    def of(cls, rows: list[LedgerEntry], total: int, offset: int) -> "HistoryPage":
+    def of(cls, rows: list[LedgerEntry], total: int, offset: int) -> HistoryPage:
         return cls(history=[HistoryEntry.of(e) for e in rows], count=len(rows), offset=offset, total=total)
 
 
@@ -174,7 +174,7 @@ HISTORY_CSV_COLUMNS = ["ID", "Time (UTC)", "Type", "Days", "Balance Change", "Ba
 
 
 def history_csv_row(e: LedgerEntry) -> list[Any]:
-    when = datetime.fromtimestamp(e.created_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    when = datetime.fromtimestamp(e.created_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     return [e.id, when, e.type, e.days, e.balance_delta, e.balance_after, e.channel_id or "",
             e.comment, money.text(e.amount) or "", e.currency or "", f"{e.actor_type}:{e.actor_id}"]
 
@@ -221,7 +221,7 @@ class SettingsReply(Reply):
     noChat: bool
 
     @classmethod
-    def of(cls, partner: Partner) -> "SettingsReply":
+    def of(cls, partner: Partner) -> SettingsReply:
         stored = partner.settings or {}
         return cls(webhooks=[WebhookReply(**w) for w in stored.get("webhooks", [])], days_limit=partner.days_limit,
                    noChat=bool(stored.get("noChat", False)))

@@ -23,7 +23,7 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Unprocessable("unknown time zone", f"'{name}' is not an IANA time zone such as 'Europe/Berlin'")
+        raise Unprocessable("unknown time zone", f"'{name}' is not an IANA time zone such as 'Europe/Berlin'") from None
     return name
 
 
@@ -42,7 +42,8 @@ async def create(session: AsyncSession, data: PartnerCreate, settings: Settings,
     partner = Partner(
         id=ids.partner_id(), name=data.name, email=data.email,
         currency=data.currency or settings.default_currency,
-        price_per_month=data.pricePerMonth if data.pricePerMonth is not None else Decimal(settings.default_price_per_month),
+        price_per_month=(data.pricePerMonth if data.pricePerMonth is not None
+                         else Decimal(settings.default_price_per_month)),
         trial_eligible=data.trialEligible,
         trial_days=data.trialDays or settings.default_trial_days,
         days_limit=data.daysLimit if data.daysLimit is not None else settings.default_days_limit,
@@ -52,8 +53,8 @@ async def create(session: AsyncSession, data: PartnerCreate, settings: Settings,
     session.add(partner)
     try:
         await session.flush()
-    except IntegrityError:
-        raise Conflict("partner exists", f"a partner named '{data.name}' already exists")
+    except IntegrityError as exc:  # lost a race with another create of the same name
+        raise Conflict("partner exists", f"a partner named '{data.name}' already exists") from exc
     project = await projects.create(session, partner.id, "Default", now_ms, is_default=True)
     return partner, project.id
 

@@ -25,7 +25,7 @@ class ProjectReply(Reply):
     isDefault: bool
 
     @classmethod
-    def of(cls, project: Project) -> "ProjectReply":
+    def of(cls, project: Project) -> ProjectReply:
         return cls(id=project.id, name=project.name, creationTS=project.created_ms, ownerId=project.partner_id,
                    users=[project.partner_id], isDefault=project.is_default)
 
@@ -37,5 +37,5 @@ class ProjectList(Reply):
     total: int
 
     @classmethod
-    def of(cls, rows: list[Project], total: int, offset: int) -> "ProjectList":
+    def of(cls, rows: list[Project], total: int, offset: int) -> ProjectList:
         return cls(projects=[ProjectReply.of(p) for p in rows], count=len(rows), offset=offset, total=total)

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 14:41:01.664778
 """
 from alembic import op
@@ -138,7 +138,10 @@ def upgrade() -> None:
     sa.UniqueConstraint('token', name=op.f('uq_channels_token'))
     )
     with op.batch_alter_table('channels', schema=None) as batch_op:
-        batch_op.create_index('ix_channels_expiry_due', ['active_till_ms'], unique=False, sqlite_where=sa.text("expired = 0 AND deleted_ms IS NULL AND mode IN ('trial', 'live')"), postgresql_where=sa.text("NOT expired AND deleted_ms IS NULL AND mode IN ('trial', 'live')"))
+        batch_op.create_index(
+            'ix_channels_expiry_due', ['active_till_ms'], unique=False,
+            sqlite_where=sa.text("expired = 0 AND deleted_ms IS NULL AND mode IN ('trial', 'live')"),
+            postgresql_where=sa.text("NOT expired AND deleted_ms IS NULL AND mode IN ('trial', 'live')"))
         batch_op.create_index('ix_channels_partner', ['partner_id', 'created_ms'], unique=False)
         batch_op.create_index('ix_channels_project', ['project_id'], unique=False)
 
@@ -172,7 +175,10 @@ def downgrade() -> None:
     with op.batch_alter_table('channels', schema=None) as batch_op:
         batch_op.drop_index('ix_channels_project')
         batch_op.drop_index('ix_channels_partner')
-        batch_op.drop_index('ix_channels_expiry_due', sqlite_where=sa.text("expired = 0 AND deleted_ms IS NULL AND mode IN ('trial', 'live')"), postgresql_where=sa.text("NOT expired AND deleted_ms IS NULL AND mode IN ('trial', 'live')"))
+        batch_op.drop_index(
+            'ix_channels_expiry_due',
+            sqlite_where=sa.text("expired = 0 AND deleted_ms IS NULL AND mode IN ('trial', 'live')"),
+            postgresql_where=sa.text("NOT expired AND deleted_ms IS NULL AND mode IN ('trial', 'live')"))
 
     op.drop_table('channels')
     with op.batch_alter_table('projects', schema=None) as batch_op:
