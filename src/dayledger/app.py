@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from . import __version__
 from .api import install_error_handlers
+from .api import limits
 from .clock import Clock
 from .config import Settings, get_settings
 from .context import Services
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router):
         app.include_router(router)
+    limits.install(app)  # body, header and read-time limits, before any route runs
     return app
 
 

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = 5.0
     expiry_batch_size: int = 5000
 
+    # Request limits (api/limits.py): request line + headers, JSON bodies (some routes
+    # allow more), and the longest wait for the next piece of a body.
+    max_header_bytes: int = 16384
+    max_body_bytes: int = 65536
+    body_read_timeout_seconds: float = 30.0
+
     log_level: str = "info"
     run_worker: bool = True  # serve also runs the background jobs in-process
 

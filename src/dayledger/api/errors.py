@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import DayledgerError, error_body
 from ..replies import ErrorReply
+from .allow import method_not_allowed
 
 log = logging.getLogger("dayledger")
 
@@ -72,12 +73,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return validation_reply(exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         cause = exc.__cause__
         if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
             # FastAPI's 400 for a body that is not even text: malformed JSON like any other (422)
             details = f"the body is not valid UTF-8 ({cause.reason} at byte {cause.start})"
             return json_response(error_body(422, "malformed JSON", details), 422)
+        if exc.status_code == 400 and isinstance(cause, RecursionError):
+            # FastAPI's 400 when json.loads gives up on [[[[...: the parser's depth is bounded
+            # by the interpreter's recursion limit, so this is cheap at any depth.
+            details = "the JSON is nested too deeply (arrays or objects inside each other past the parser's limit)"
+            return json_response(error_body(422, "malformed JSON", details), 422)
+        if exc.status_code == 405:
+            return method_not_allowed(request)  # the full Allow, and 204 to OPTIONS
         message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
         details = "no such route" if exc.status_code == 404 else str(exc.detail)
         return json_response(error_body(exc.status_code, message, details), exc.status_code,
