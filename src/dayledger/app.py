@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from . import __version__
 from .api import install_error_handlers
+from .api import openapi
 from .api import limits
 from .clock import Clock
 from .config import Settings, get_settings
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await db.dispose()
 
     app = FastAPI(title="dayledger", version=__version__, lifespan=lifespan, strict_content_type=False,
+                  docs_url=None, redoc_url=None,  # served offline by openapi.install
                   description="Prepaid days for partner-sold API channels. A compatible superset "
                               "of the Whapi.Cloud Partner API.")
     app.state.services = svc
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router):
         app.include_router(router)
     limits.install(app)  # body, header and read-time limits, before any route runs
+    openapi.install(app)  # honest OpenAPI document, offline /docs and /redoc
     return app
 
 
