@@ -76,3 +76,61 @@ def test_no_control_character_reaches_the_csv():
 
 def test_row_is_writer_row():
     assert row(iter(["@x", 3])) == writer_row(["@x", 3]) == ["'@x", "3"]
+
+
+# ---------------------------------------------------------------- end to end, both exports
+
+FORMULA_TEXTS = ['=HYPERLINK("http://x","y")', "+1+1", "@SUM(A1)", "-2+3"]
+
+
+def read_csv(client, path: str) -> list[dict]:
+    r = client.get(path)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    text = r.text
+    assert not any(ord(c) < 32 and c not in "\r\n" for c in text), "a control character reached the CSV"
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_formula_like_comments_are_neutralised_in_the_history_csv(admin, make_partner):
+    p = make_partner(balance=10)
+    channel = p.put("/channels", json={"name": "plain", "projectId": "default"}).json()
+    for text in FORMULA_TEXTS:
+        r = admin.post(f"/admin/partners/{p.name}/credit", json={"days": 2, "comment": text})
+        assert r.status_code == 200, r.text
+        r = admin.post(f"/admin/partners/{p.name}/debit", json={"days": 1, "comment": text})
+        assert r.status_code == 200, r.text
+    r = p.post(f"/channels/{channel['id']}/extend", json={"days": 1, "comment": FORMULA_TEXTS[0]})
+    assert r.status_code == 200, r.text
+    r = admin.post(f"/admin/partners/{p.name}/credit", json={"days": 1, "comment": "line one\n\tline two"})
+    assert r.status_code == 200, r.text
+
+    for client, path in ((p.client, f"/partners/{p.name}/history.csv"),
+                         (admin, f"/admin/partners/{p.name}/history.csv")):
+        rows = read_csv(client, path)
+        comments = [row["Comment"] for row in rows]
+        for text in FORMULA_TEXTS:
+            assert comments.count("'" + text) >= 2, (text, comments)  # the credit and the debit
+        assert not [c for c in comments if c[:1] in "=+-@"], comments
+        assert "line one  line two" in comments  # the line break and the tab became spaces
+        # Four debits and the extension took a day each: negative numbers stay numbers.
+        taken = [row["Balance Change"] for row in rows if row["Balance Change"].lstrip("'").startswith("-")]
+        assert taken == ["-1"] * 5, taken
+        extension = next(row for row in rows if row["Channel"] == channel["id"])
+        assert extension["Comment"] == "'" + FORMULA_TEXTS[0]
+        assert extension["Balance Change"] == "-1"
+
+
+def test_formula_like_channel_names_are_neutralised_in_the_channel_export(make_partner):
+    p = make_partner()
+    made = {}
+    for text in [*FORMULA_TEXTS, "=1+1 safe?", "ordinary name"]:
+        r = p.put("/channels", json={"name": text, "projectId": "default"})
+        assert r.status_code == 200, r.text
+        made[r.json()["id"]] = text
+    rows = read_csv(p.client, "/channels/export.csv")
+    names = {row["ID"]: row["Name"] for row in rows}
+    assert set(names) == set(made)
+    for channel_id, text in made.items():
+        expected = text if text == "ordinary name" else "'" + text
+        assert names[channel_id] == expected, (text, names[channel_id])
