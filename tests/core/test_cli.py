@@ -8,15 +8,18 @@ import os
 import pty
 import secrets
 import subprocess
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
-from conftest import SCRIPT, plain_url
+from conftest import SCRIPT, free_port, plain_url
 
-from .conftest import new_client
+from .conftest import check_error, new_client
 
 DAY = 86_400_000
 
@@ -26,10 +29,15 @@ class CLI:
         self.url = url
         self.workdir = workdir
 
-    def __call__(self, *args: str, url: str | None = None) -> subprocess.CompletedProcess:
+    def env(self, url: str | None = None, **extra: str) -> dict[str, str]:
+        """The command's environment: this test database, nothing else of dayledger's, plus ``extra``."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("DAYLEDGER_")}
         env.update(DAYLEDGER_DATABASE_URL=url or self.url, DAYLEDGER_DATA_DIR=str(self.workdir / "data"),
-                   NO_COLOR="1")
+                   NO_COLOR="1", **extra)
+        return env
+
+    def __call__(self, *args: str, url: str | None = None, **extra: str) -> subprocess.CompletedProcess:
+        env = self.env(url, **extra)
         return subprocess.run([str(SCRIPT), *args], env=env, cwd=self.workdir, capture_output=True, text=True,
                               timeout=120)
 
@@ -58,13 +66,14 @@ class CLI:
         proc.wait(120)
         return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, ""), drawn.decode(errors="replace")
 
-    def many(self, *commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
-        """Independent commands at once (each start-up costs about a second). A command
-        ending in ``"--url", URL`` runs with that database URL instead of the default."""
+    def many(self, *commands: tuple[str, ...], **extra: str) -> list[subprocess.CompletedProcess]:
+        """Independent commands at once (each start-up costs about a second), each with the
+        ``extra`` environment. A command ending in ``"--url", URL`` runs with that database
+        URL instead of the default."""
         def one(args: tuple[str, ...]) -> subprocess.CompletedProcess:
             if len(args) > 2 and args[-2] == "--url":
-                return self(*args[:-2], url=args[-1])
-            return self(*args)
+                return self(*args[:-2], url=args[-1], **extra)
+            return self(*args, **extra)
         with ThreadPoolExecutor(len(commands)) as pool:
             return list(pool.map(one, commands))
 
@@ -224,7 +233,169 @@ def test_errors_exit_non_zero_without_a_traceback(cli, make_partner):
         ("token", "create", p.name, "--scope", "root"),
     )
     expectations = [("not found", nobody), ("not found", nobody), ("days",), ("days",), ("scope",)]
-    for r, words in zip(results, expectations):
+    for r, words in zip(results, expectations, strict=True):
         failed(r, *words)
     assert p.balance == 5
     assert len(p.get(f"/partners/{p.name}/tokens").json()["tokens"]) == 1
+
+
+# Wide enough that no table cell or help line is cut or wrapped, so the text can be found whole.
+WIDE = {"COLUMNS": "300"}
+# Text Rich would take for markup (a closing tag with nothing to close, a style tag) or
+# for an emoji code, were it not printed literally.
+ODD = "[/] a[b]c [bold]x[/bold] :smile:"
+
+
+def test_user_text_is_printed_literally(cli, make_partner):
+    p = make_partner()
+    token = cli.json("token", "create", p.name, "--name", ODD)
+    assert token["name"] == ODD
+    name = new_name()
+    email = f"{name}[/]a[b]c@example.com"
+    closing, bracketed, emoji, created, tokens = cli.many(
+        ("partner", "show", "[/]"),
+        ("partner", "show", "a[b]c"),
+        ("partner", "show", "x:smile:y"),
+        ("partner", "create", name, "--email", email),
+        ("token", "list", p.name), **WIDE)
+    # In errors: the name as typed (not "ac", not a MarkupError traceback).
+    assert "no partner named '[/]'" in failed(closing, "not found")
+    assert "no partner named 'a[b]c'" in failed(bracketed, "not found")
+    assert "no partner named 'x:smile:y'" in failed(emoji, "not found")
+    # In tables.
+    assert created.returncode == 0, created.stderr
+    assert email in created.stdout, created.stdout
+    assert tokens.returncode == 0, tokens.stderr
+    assert ODD in tokens.stdout, tokens.stdout
+    listed = cli("partner", "list", **WIDE)
+    assert listed.returncode == 0 and email in listed.stdout
+
+
+def test_version(cli):
+    from dayledger import __version__
+
+    r = cli("--version")
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"dayledger {__version__}\n", "")
+
+
+def test_a_bad_setting_names_its_variable(cli):
+    commands = [("serve", "--no-worker"), ("worker", "--once"), ("migrate",), ("verify",), ("partner", "list"),
+                ("partner", "show", "x"), ("token", "list", "x"), ("operator-token", "list")]
+    for r in cli.many(*commands, DAYLEDGER_PORT="abc"):
+        message = failed(r, "error: DAYLEDGER_PORT: Input should be a valid integer", "(got 'abc')")
+        assert r.returncode == 2 and r.stdout == "", (r.args, r.returncode, r.stdout)
+        assert "database" not in message, message
+    unknown = cli("migrate", DAYLEDGER_LOG_LEVEL="loud")
+    message = failed(unknown, "DAYLEDGER_LOG_LEVEL", "'loud'", "critical, error, warning, info, debug, trace")
+    assert unknown.returncode == 2 and "up to date" not in unknown.stdout, message
+
+
+def test_every_documented_log_level_works(cli):
+    # The worker sets up logging at the level; trace used to stop it (python logging has no TRACE).
+    for level in ("trace", "DEBUG"):
+        r = cli("worker", "--once", DAYLEDGER_LOG_LEVEL=level)
+        assert r.returncode == 0, (level, r.stderr)
+        assert "expired" in json.loads(r.stdout)
+    # The server starts at trace (uvicorn's trace messages show it took effect) and stops on Ctrl-C.
+    port = free_port()
+    proc = subprocess.Popen([str(SCRIPT), "serve", "--no-worker", "--port", str(port)], cwd=cli.workdir,
+                            env=cli.env(DAYLEDGER_LOG_LEVEL="trace"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "serve did not answer within 60 s"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "TRACE:" in stderr, stderr
+
+
+def commands_of(command, path: tuple[str, ...] = ()):
+    """(path, command) for the Typer app's root, every group and every command in it."""
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from commands_of(sub, path + (name,))
+
+
+def test_every_command_option_and_argument_has_help(cli):
+    import typer.main
+
+    from dayledger.cli.main import app
+
+    root = typer.main.get_command(app)
+    walked = list(commands_of(root))
+    leaves = [(path, c) for path, c in walked if not hasattr(c, "commands")]
+    assert {("serve",), ("partner", "suspend"), ("partner", "resume"), ("token", "list")} <= {p for p, _ in leaves}
+    for path, command in walked:
+        assert (command.help or "").strip(), f"dayledger {' '.join(path)} has no help"
+        for param in command.params:
+            assert (getattr(param, "help", None) or "").strip(), f"dayledger {' '.join(path)}: {param.name}"
+    # The real --help of each shows every one of those texts, whole and literal.
+    shown = cli.many(*((*path, "--help") for path, _ in walked), **WIDE)
+    for (path, command), r in zip(walked, shown, strict=True):
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (path, r.stderr)
+        text = " ".join(r.stdout.split())
+        for param in command.params:
+            assert " ".join(param.help.split()) in text, (path, param.name, r.stdout)
+        for sub in getattr(command, "commands", {}).values():
+            assert sub.help.splitlines()[0].strip() in text, (path, sub.name, r.stdout)
+
+
+def utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def row(table: str, label: str) -> str:
+    """The line of a printed table that holds ``label``."""
+    lines = [line for line in table.splitlines() if label in line]
+    assert len(lines) == 1, (label, table)
+    return lines[0]
+
+
+def test_tables_show_dates_and_json_keeps_milliseconds(cli, make_partner):
+    p = make_partner()
+    token = cli.json("token", "create", p.name, "--name", "dated")
+    revoked = cli.json("token", "revoke", token["id"])
+    assert isinstance(revoked["revokedAt"], int) and revoked["revokedAt"] >= token["createdAt"]
+    profile, tokens = cli.json("partner", "show", p.name), cli.json("token", "list", p.name)
+    assert isinstance(profile["creationTS"], int)
+    mine = next(t for t in tokens if t["id"] == token["id"])
+    assert (mine["createdAt"], mine["revokedAt"]) == (token["createdAt"], revoked["revokedAt"])
+
+    shown, listed = cli.many(("partner", "show", p.name), ("token", "list", p.name), **WIDE)
+    assert shown.returncode == 0 and listed.returncode == 0, (shown.stderr, listed.stderr)
+    assert utc(profile["creationTS"]) in row(shown.stdout, "creationTS (UTC)")
+    assert str(profile["creationTS"]) not in shown.stdout
+    line = row(listed.stdout, token["id"])
+    assert utc(token["createdAt"]) in line and utc(revoked["revokedAt"]) in line
+    assert str(token["createdAt"]) not in listed.stdout and "revokedAt (UTC)" in listed.stdout
+
+
+def test_suspend_and_resume(cli, make_partner, admin):
+    p = make_partner(balance=3)
+    suspended = cli.json("partner", "suspend", p.name)
+    assert (suspended["name"], suspended["status"], suspended["balance"]) == (p.name, "suspended", 3)
+    assert admin.get(f"/admin/partners/{p.name}").json()["status"] == "suspended"
+    assert p.get(f"/partners/{p.name}").status_code == 200  # its tokens still read
+    check_error(p.post(f"/partners/{p.name}/tokens", json={"name": "x"}), 403, message="suspended")
+    shown = cli("partner", "show", p.name)
+    assert "suspended" in row(shown.stdout, "status")
+
+    resumed = cli("partner", "resume", p.name)  # the table form this time
+    assert resumed.returncode == 0, resumed.stderr
+    assert "active" in row(resumed.stdout, "status")
+    assert cli.json("partner", "show", p.name)["status"] == "active"
+    assert p.post(f"/partners/{p.name}/tokens", json={"name": "x"}).status_code == 201
+    assert p.balance == 3
+
+    nobody = new_name()
+    for r in cli.many(("partner", "suspend", nobody), ("partner", "resume", nobody)):
+        failed(r, "not found", nobody)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
 import typer
 
+from .. import __version__
 from . import partner, token
-from .common import err, fail, out, prepare_database, progress, run, setup_logging
+from .common import err, fail, log_level, open_database, out, progress, run, setup_logging
 
 app = typer.Typer(help="dayledger: prepaid days for partner-sold API channels.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -17,23 +19,37 @@ app.add_typer(token.app, name="token")
 app.add_typer(token.operator_app, name="operator-token")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"dayledger {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """dayledger: prepaid days for partner-sold API channels."""
+
+
 @app.command()
-def serve(host: str = typer.Option(None, "--host"), port: int = typer.Option(None, "--port"),
-          worker: bool = typer.Option(True, "--worker/--no-worker", help="Run background jobs in this process"),
+def serve(host: str | None = typer.Option(None, "--host", show_default=False,
+                                          help="Address to listen on. Default: DAYLEDGER_HOST (127.0.0.1)."),
+          port: int | None = typer.Option(None, "--port", show_default=False,
+                                          help="Port to listen on. Default: DAYLEDGER_PORT (8080)."),
+          worker: bool = typer.Option(True, "--worker/--no-worker",
+                                      help="Also run the background jobs (channel expiry, key purge) in this "
+                                           "process."),
           workers: int = typer.Option(1, "--workers", min=1, max=64,
-                                      help="HTTP worker processes (PostgreSQL only)")) -> None:
+                                      help="Number of HTTP processes, 1 to 64 (more than 1 needs PostgreSQL).")
+          ) -> None:
     """Migrate the database and serve the API (and, by default, the worker)."""
     import os
 
     import uvicorn
 
     from ..config import get_settings
-    settings = get_settings()
-    try:
-        url = prepare_database()
-    except Exception as exc:  # noqa: BLE001
-        fail(f"cannot open the database: {exc}")
-    setup_logging(settings.log_level)
+    settings, url = open_database()
+    setup_logging(settings)
     if workers > 1 and url.startswith("sqlite"):
         fail("several HTTP processes need PostgreSQL: SQLite has a single writer (use --workers 1)")
     host, port = host or settings.host, port or settings.port
@@ -42,27 +58,23 @@ def serve(host: str = typer.Option(None, "--host"), port: int = typer.Option(Non
     os.environ["DAYLEDGER_RUN_WORKER"] = "true" if worker else "false"
     get_settings.cache_clear()
     uvicorn.run("dayledger.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=settings.log_level, access_log=False)
+                log_level=log_level(settings), access_log=False)
 
 
 @app.command()
-def worker(once: bool = typer.Option(False, "--once", help="Run every due job once, then exit")) -> None:
+def worker(once: bool = typer.Option(False, "--once", help="Run every due job once, print what was done as "
+                                                           "JSON, then exit.")) -> None:
     """Run background jobs (channel expiry, idempotency-key purge) without serving HTTP."""
     import asyncio
 
+    from ..channels.tasks import count_due
     from ..clock import Clock
-    from ..config import get_settings
+    from ..context import Services
     from ..db import Database
     from ..idempotency import InFlight
-    from ..context import Services
-    from ..channels.tasks import count_due
     from ..worker import run_forever, run_once
-    settings = get_settings()
-    setup_logging(settings.log_level)
-    try:
-        url = prepare_database()
-    except Exception as exc:  # noqa: BLE001
-        fail(f"cannot open the database: {exc}", code=2)
+    settings, url = open_database()
+    setup_logging(settings)
 
     async def main() -> None:
         svc = Services(settings=settings, db=Database(url, settings.db_pool_size), clock=Clock(),
@@ -78,19 +90,14 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
                 await run_forever(svc)
         finally:
             await svc.db.dispose()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the worker is stopped
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""
-    try:
-        prepare_database()
-    except Exception as exc:  # noqa: BLE001
-        fail(f"migration failed: {exc}")
+    open_database(failure="migration failed")
     out.print("database is up to date")
 
 
@@ -98,7 +105,6 @@ def migrate() -> None:
 def verify() -> None:
     """Check every ledger invariant; exits 1 naming each violation."""
     from ..ledger import verify as check
-
     from ..ledger.verify import CHECKS
 
     async def fn(session, now):
@@ -107,7 +113,7 @@ def verify() -> None:
     problems = run(fn)
     if problems:
         for p in problems:
-            err.print(f"violation: {p}", highlight=False)
+            err.print(f"violation: {p}")
         raise typer.Exit(1)
     out.print("ledger OK: balances equal their entries, nothing negative, no orphans")
 

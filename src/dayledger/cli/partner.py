@@ -1,8 +1,9 @@
-"""dayledger partner ...: create, show, list, credit, debit."""
+"""dayledger partner ...: create, show, list, credit, debit, suspend, resume."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -11,13 +12,15 @@ from ..auth import service as auth
 from ..config import get_settings
 from ..partners import service
 from ..partners.schemas import DaysChange, PartnerCreate, PartnerProfile
-from .common import CLI_ACTOR, emit, fail, run
+from .common import AS_JSON, CLI_ACTOR, emit, fail, run
 
 app = typer.Typer(help="Partner accounts.", no_args_is_help=True)
 PROFILE_COLUMNS = ["name", "id", "email", "balance", "currency", "pricePerMonth", "trialEligible", "status"]
+SHOW_COLUMNS = PROFILE_COLUMNS + ["runwayDays", "creationTS"]
+NAME = typer.Argument(..., metavar="NAME", help="The partner's name (as in /partners/NAME).", show_default=False)
 
 
-def parse(model, **fields):
+def parse(model: Any, **fields: Any) -> Any:
     try:
         return model(**fields)
     except ValidationError as exc:
@@ -25,11 +28,18 @@ def parse(model, **fields):
 
 
 @app.command()
-def create(name: str, email: str = typer.Option(..., "--email"),
-           trial: bool = typer.Option(False, "--trial", help="Eligible for free trials"),
-           price_per_month: str = typer.Option(None, "--price-per-month"),
-           currency: str = typer.Option(None, "--currency"),
-           as_json: bool = typer.Option(False, "--json")) -> None:
+def create(name: str = typer.Argument(..., metavar="NAME", help="Name of the new partner, unique; used in its URLs.",
+                                      show_default=False),
+           email: str = typer.Option(..., "--email", help="Billing contact e-mail address.", show_default=False),
+           trial: bool = typer.Option(False, "--trial", help="Make the partner eligible for free trial channels."),
+           price_per_month: str | None = typer.Option(
+               None, "--price-per-month", show_default=False,
+               help="Price of one channel for 30 days, a decimal amount. Default: "
+                    "DAYLEDGER_DEFAULT_PRICE_PER_MONTH (30.00)."),
+           currency: str | None = typer.Option(
+               None, "--currency", show_default=False,
+               help="ISO currency code of that price. Default: DAYLEDGER_DEFAULT_CURRENCY (USD)."),
+           as_json: bool = AS_JSON) -> None:
     """Create a partner with its default project and a full-scope API token."""
     price = None
     if price_per_month is not None:
@@ -54,16 +64,35 @@ def create(name: str, email: str = typer.Option(..., "--email"),
 
 
 @app.command()
-def show(name: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def show(name: str = NAME, as_json: bool = AS_JSON) -> None:
     """One partner's profile, including its balance."""
     async def fn(session, now):
         partner = await service.get(session, name)
         return PartnerProfile.of(partner, await service.counts_of(session, partner, now)).dump()
-    emit(run(fn), as_json, columns=PROFILE_COLUMNS + ["runwayDays"])
+    emit(run(fn), as_json, columns=SHOW_COLUMNS)
+
+
+def _set_status(name: str, status: str, as_json: bool) -> None:
+    async def fn(session, now):
+        partner = await service.set_status(session, name, status)
+        return PartnerProfile.of(partner, await service.counts_of(session, partner, now)).dump()
+    emit(run(fn), as_json, columns=SHOW_COLUMNS)
+
+
+@app.command()
+def suspend(name: str = NAME, as_json: bool = AS_JSON) -> None:
+    """Suspend a partner: its tokens may still read, every change is refused."""
+    _set_status(name, "suspended", as_json)
+
+
+@app.command()
+def resume(name: str = NAME, as_json: bool = AS_JSON) -> None:
+    """Resume a suspended partner (status active again)."""
+    _set_status(name, "active", as_json)
 
 
 @app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json")) -> None:
+def list_(as_json: bool = AS_JSON) -> None:
     """All partners with balances."""
     async def fn(session, now):
         offset, out = 0, []
@@ -73,7 +102,14 @@ def list_(as_json: bool = typer.Option(False, "--json")) -> None:
             offset += len(rows)
             if not rows or offset >= total:
                 return out
-    emit(run(fn), as_json, title="Partners", columns=PROFILE_COLUMNS)
+    emit(run(fn), as_json, title="Partners", columns=PROFILE_COLUMNS + ["creationTS"])
+
+
+DAYS_CREDIT = typer.Argument(..., metavar="DAYS", help="Whole days to add, 1 or more.", show_default=False)
+DAYS_DEBIT = typer.Argument(..., metavar="DAYS", help="Whole days to take, 1 or more (never more than the balance).",
+                            show_default=False)
+COMMENT = typer.Option(..., "--comment", help="Why: kept with the ledger entry and shown in the partner's history.",
+                       show_default=False)
 
 
 def _change(name: str, days: int, comment: str, sign: int, as_json: bool) -> None:
@@ -88,14 +124,14 @@ def _change(name: str, days: int, comment: str, sign: int, as_json: bool) -> Non
 
 
 @app.command()
-def credit(name: str, days: int, comment: str = typer.Option(..., "--comment"),
-           as_json: bool = typer.Option(False, "--json")) -> None:
+def credit(name: str = NAME, days: int = DAYS_CREDIT,
+           comment: str = COMMENT, as_json: bool = AS_JSON) -> None:
     """Add days to a partner's balance."""
     _change(name, days, comment, +1, as_json)
 
 
 @app.command()
-def debit(name: str, days: int, comment: str = typer.Option(..., "--comment"),
-          as_json: bool = typer.Option(False, "--json")) -> None:
+def debit(name: str = NAME, days: int = DAYS_DEBIT,
+          comment: str = COMMENT, as_json: bool = AS_JSON) -> None:
     """Take days from a partner's balance (never below zero)."""
     _change(name, days, comment, -1, as_json)
