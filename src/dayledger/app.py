@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import __version__
+from . import __version__, ops
 from .api import install_error_handlers
 from .api import openapi
 from .api import limits
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         app.include_router(router)
     limits.install(app)  # body, header and read-time limits, before any route runs
     openapi.install(app)  # honest OpenAPI document, offline /docs and /redoc
+    ops.install(app)  # /health, /ready, /metrics; counts every request, so it goes outermost
     return app
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +43,11 @@ class Settings(BaseSettings):
 
     log_level: str = "info"
     run_worker: bool = True  # serve also runs the background jobs in-process
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per log line
+    # When set (non-empty), GET /metrics requires ``Authorization: Bearer <metrics_token>``.
+    metrics_token: str | None = None
+    # /ready answers 503 when the database has not answered within this many seconds.
+    ready_timeout_seconds: float = Field(default=2.0, gt=0)
 
     def sqlalchemy_url(self) -> str:
         """The database URL with the driver dayledger uses for that engine."""

@@ -12,6 +12,7 @@ from . import tasks as infrastructure
 from .channels import tasks as channels
 from .context import Services
 from .jobs import Job
+from .ops.metrics import record_job
 
 log = logging.getLogger("dayledger.worker")
 
@@ -30,16 +31,8 @@ async def run_job(svc: Services, job: Job, now_ms: int, on_step: Callable[[str, 
             on_step(job.name, n)
         if batch is None or n < batch:
             break
-    _record(job.name, done, time.monotonic() - started)
+    record_job(job.name, done, time.monotonic() - started)  # /metrics: dayledger_worker_job_*
     return done
-
-
-def _record(name: str, done: int, seconds: float) -> None:
-    try:
-        from .ops.metrics import record_job
-    except ImportError:  # pragma: no cover - metrics are optional for the worker
-        return
-    record_job(name, done, seconds)
 
 
 async def run_once(svc: Services, on_step: Callable[[str, int], None] | None = None) -> dict[str, int]:
