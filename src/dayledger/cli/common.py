@@ -140,7 +140,7 @@ def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
 
 
 # Millisecond timestamps in replies; tables show them as dates, --json keeps the numbers.
-TIME_FIELDS = frozenset({"createdAt", "expiresAt", "revokedAt", "lastUsedAt", "creationTS", "time"})
+TIME_FIELDS = frozenset({"createdAt", "expiresAt", "revokedAt", "creationTS", "time"})
 
 
 def heading(key: str) -> str:

@@ -28,7 +28,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                        help="Print the version and exit.")) -> None:
-    """dayledger: prepaid days for partner-sold API channels."""
+    pass  # the app's help comes from the Typer above; this callback only adds --version
 
 
 @app.command()
