@@ -297,10 +297,16 @@ def test_every_documented_log_level_works(cli):
         assert r.returncode == 0, (level, r.stderr)
         assert "expired" in json.loads(r.stdout)
     # The server starts at trace (uvicorn's trace messages show it took effect) and stops on Ctrl-C.
+    stderr = serve_briefly(cli, DAYLEDGER_LOG_LEVEL="trace")
+    assert "TRACE:" in stderr and "dayledger serving on" in stderr, stderr
+
+
+def serve_briefly(cli, **extra: str) -> str:
+    """``dayledger serve --no-worker`` with the ``extra`` environment, until it answers
+    HTTP, then Ctrl-C; it must exit 0 without a traceback. Returns its stderr."""
     port = free_port()
     proc = subprocess.Popen([str(SCRIPT), "serve", "--no-worker", "--port", str(port)], cwd=cli.workdir,
-                            env=cli.env(DAYLEDGER_LOG_LEVEL="trace"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            env=cli.env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -313,9 +319,19 @@ def test_every_documented_log_level_works(cli):
                 time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
-    assert "Traceback" not in stderr and "TRACE:" in stderr, stderr
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in stderr, stderr
+    return stderr
+
+
+def test_serve_writes_only_json_lines_when_asked(cli):
+    stderr = serve_briefly(cli, DAYLEDGER_LOG_FORMAT="json")
+    records = [json.loads(line) for line in stderr.splitlines()]  # every line is one JSON object
+    messages = [(r["level"], r["logger"], r["message"]) for r in records]
+    assert ("INFO", "uvicorn.error", "Application startup complete.") in messages, messages
+    assert any(m.startswith("dayledger serving on") for _, _, m in messages), messages
+    bad = cli("migrate", DAYLEDGER_LOG_FORMAT="xml")
+    assert bad.returncode == 2 and "DAYLEDGER_LOG_FORMAT" in failed(bad, "'xml'")
 
 
 def commands_of(command, path: tuple[str, ...] = ()):

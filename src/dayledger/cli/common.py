@@ -23,6 +23,7 @@ from ..config import Settings, get_settings
 from ..db import Database
 from ..errors import DayledgerError
 from ..ledger import Actor
+from ..ops.logging import LEVELS, configure_logging
 
 T = TypeVar("T")
 CLI_ACTOR = Actor("operator", "cli")
@@ -34,12 +35,6 @@ err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=
 
 # The --json option of every command that prints a table.
 AS_JSON = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
-
-# DAYLEDGER_LOG_LEVEL takes uvicorn's names; python logging has no TRACE, so it gets
-# uvicorn's number for it.
-TRACE = 5
-LOG_LEVELS: dict[str, int] = {"critical": logging.CRITICAL, "error": logging.ERROR, "warning": logging.WARNING,
-                              "info": logging.INFO, "debug": logging.DEBUG, "trace": TRACE}
 
 
 @contextmanager
@@ -84,17 +79,24 @@ def load_settings() -> Settings:
 def log_level(settings: Settings) -> str:
     """DAYLEDGER_LOG_LEVEL as uvicorn's lower-case name; an unknown one exits 2."""
     name = settings.log_level.strip().lower()
-    if name not in LOG_LEVELS:
-        fail(f"DAYLEDGER_LOG_LEVEL: must be one of {', '.join(LOG_LEVELS)} (got {settings.log_level!r})", code=2)
+    if name not in LEVELS:
+        fail(f"DAYLEDGER_LOG_LEVEL: must be one of {', '.join(LEVELS)} (got {settings.log_level!r})", code=2)
     return name
 
 
 def setup_logging(settings: Settings) -> None:
-    """dayledger's own messages at DAYLEDGER_LOG_LEVEL; libraries only from WARNING up."""
-    level = LOG_LEVELS[log_level(settings)]
-    logging.addLevelName(TRACE, "TRACE")
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("dayledger").setLevel(level)
+    """dayledger's own messages at DAYLEDGER_LOG_LEVEL (trace included), libraries only
+    from WARNING up, as text or JSON lines (DAYLEDGER_LOG_FORMAT)."""
+    configure_logging(log_level(settings), settings.log_format)
+
+
+def announce(settings: Settings, message: str) -> None:
+    """A start-up line on stderr: plain text, or a log record where every stderr line
+    must be one JSON object (DAYLEDGER_LOG_FORMAT=json, read by log collectors)."""
+    if settings.log_format == "json":
+        logging.getLogger("dayledger").info(message)
+    else:
+        err.print(message)
 
 
 def prepare_database(settings: Settings) -> str:

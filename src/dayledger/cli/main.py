@@ -10,7 +10,7 @@ import typer
 
 from .. import __version__
 from . import partner, token
-from .common import err, fail, log_level, open_database, out, progress, run, setup_logging
+from .common import announce, err, fail, log_level, open_database, out, progress, run, setup_logging
 
 app = typer.Typer(help="dayledger: prepaid days for partner-sold API channels.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -48,17 +48,22 @@ def serve(host: str | None = typer.Option(None, "--host", show_default=False,
     import uvicorn
 
     from ..config import get_settings
+    from ..ops.logging import logging_config
     settings, url = open_database()
     setup_logging(settings)
     if workers > 1 and url.startswith("sqlite"):
         fail("several HTTP processes need PostgreSQL: SQLite has a single writer (use --workers 1)")
     host, port = host or settings.host, port or settings.port
-    err.print(f"dayledger serving on http://{host}:{port}  (database: {url.split('://')[0]}, "
-              f"{workers} process(es), worker {'on' if worker else 'off'})")
+    announce(settings, f"dayledger serving on http://{host}:{port}  (database: {url.split('://')[0]}, "
+                       f"{workers} process(es), worker {'on' if worker else 'off'})")
     os.environ["DAYLEDGER_RUN_WORKER"] = "true" if worker else "false"
     get_settings.cache_clear()
+    level = log_level(settings)
+    # JSON lines must cover uvicorn's own loggers in every process it starts; text keeps
+    # uvicorn's familiar "INFO:     ..." lines.
+    log_config = logging_config(level, "json") if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
     uvicorn.run("dayledger.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level(settings), access_log=False)
+                log_level=level, log_config=log_config, access_log=False)
 
 
 @app.command()
@@ -86,7 +91,7 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
                     done = await run_once(svc, on_step=lambda job, n: advance(n) if job == "expired" else None)
                 sys.stdout.write(json.dumps(done) + "\n")
             else:
-                err.print("dayledger worker running; Ctrl-C stops it")
+                announce(settings, "dayledger worker running; Ctrl-C stops it")
                 await run_forever(svc)
         finally:
             await svc.db.dispose()
