@@ -18,5 +18,7 @@ class Job:
     # it again while it returns ``batch`` items, so a backlog is worked off in one round.
     step: Callable[[Services, int], Awaitable[int]]
     batch: Callable[[Services], int] | None = None
-    # How many items are due now (for progress bars), if the job can tell.
+    # How many items are due now and what the job does to them, for progress bars
+    # (``dayledger worker --once``), if the job can tell.
     pending: Callable[[AsyncSession, int], Awaitable[int]] | None = None
+    doing: str = ""

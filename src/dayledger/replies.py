@@ -37,5 +37,3 @@ class Success(Reply):
     def dump(self) -> dict[str, Any]:
         return {"success": self.success, "result": self.result, **super().dump()}
 
-
-OK = Success()

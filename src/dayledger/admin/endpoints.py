@@ -20,7 +20,7 @@ from ..partners import service
 from ..partners.params import ChannelFilter, PartnerName, TokenID
 from ..partners.views import history_csv, history_reply, profile_reply, token_reply
 from ..partners.schemas import (CreatedPartner, DaysChange, DaysChanged, HistoryPage, IssuedTokenReply, PartnerCreate,
-                                PartnerList, PartnerProfile, PartnerUpdate, TokenCreate, TokenInfo, TokenList)
+                                PartnerList, PartnerProfile, PartnerUpdate, TokenCreate, TokenInfo, TokenPage)
 from ..projects import service as projects
 from ..projects.schemas import ProjectList
 
@@ -162,12 +162,6 @@ async def create_partner_token(request: Request, name: PartnerName, body: TokenC
         issued = await auth.issue_for_partner(session, partner.id, body, services(request).clock.now_ms())
         return IssuedTokenReply(**issued.public())
     return await handle(request, fn, permission="operator", status=201)
-
-
-class TokenPage(TokenList):
-    count: int
-    offset: int
-    total: int
 
 
 @router.get("/tokens", summary="Every API token, partners' and operators' (never their secrets)",

@@ -12,7 +12,6 @@ no route declares OPTIONS, so the router's 405 for it is where that answer is ma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import error_body
+from .responses import json_response
 
 # The order of the Allow header: the usual reading order, then anything else by name.
 ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -63,5 +63,4 @@ def method_not_allowed(request: Request) -> Response:
     if request.method == "OPTIONS":
         return Response(status_code=204, headers={"Allow": allow})
     body = error_body(405, "method not allowed", f"{request.method} is not allowed on {path}; allowed: {allow}")
-    return Response(json.dumps(body, separators=(",", ":")), status_code=405, media_type="application/json",
-                    headers={"Allow": allow})
+    return json_response(body, 405, {"Allow": allow})

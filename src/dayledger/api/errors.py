@@ -3,7 +3,6 @@ unknown routes and unexpected failures; and how routes declare their errors in O
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -15,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import DayledgerError, error_body
 from ..replies import ErrorReply
 from .allow import method_not_allowed
+from .responses import json_response
 
 log = logging.getLogger("dayledger")
 
@@ -38,11 +38,6 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 # Any route may answer these; routers declare them, routes add what else they may answer
 # (every mutating route adds 409: a request with the same Idempotency-Key still running).
 ERROR_RESPONSES = error_responses(401, 403, 422, 500)
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
-                    media_type="application/json", headers=headers)
 
 
 def describe_validation(exc: RequestValidationError) -> str:

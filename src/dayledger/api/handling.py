@@ -28,11 +28,15 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def raw_token(request: Request) -> str | None:
+def bearer(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header."""
     header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return request.query_params.get("token") or None
+    return (header[7:].strip() or None) if header[:7].lower() == "bearer " else None
+
+
+def raw_token(request: Request) -> str | None:
+    """The API token: the bearer header, else ``?token=``."""
+    return bearer(request) or request.query_params.get("token") or None
 
 
 MISSING_TOKEN = Unauthorized("missing API token", "send 'Authorization: Bearer <token>' or '?token=<token>'")

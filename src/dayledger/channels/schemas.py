@@ -110,11 +110,11 @@ def billing_status(ch: Channel, now_ms: int) -> str:
     return "Paid"
 
 
-def valid_through(ch: Channel, tz: ZoneInfo) -> str | None:
+def valid_through(ch: Channel, tz: ZoneInfo) -> date | None:
     """The last local date on which the channel runs (activeTill is exclusive)."""
     if ch.mode in ("dev", "dev_archive") or ch.active_till_ms <= ch.created_ms:
         return None  # free sandboxes never end; a channel never paid for never ran
-    return datetime.fromtimestamp((ch.active_till_ms - 1) / 1000, tz).date().isoformat()
+    return datetime.fromtimestamp((ch.active_till_ms - 1) / 1000, tz).date()
 
 
 class ChannelReply(Reply):
@@ -147,7 +147,6 @@ class ChannelReply(Reply):
             extra["recurrentPaymentId"] = ch.recurrent_payment_id
         if ch.prev_recurrent_payment_id:
             extra["prevRecurrentPaymentId"] = ch.prev_recurrent_payment_id
-        through = valid_through(ch, tz)
         return cls(
             id=ch.id, name=ch.name, projectId=ch.project_id, apiUrl=ch.api_url, token=ch.token,
             ownerId=ch.partner_id, server=ch.server, stopped=ch.stopped, activeTill=ch.active_till_ms,
@@ -156,7 +155,7 @@ class ChannelReply(Reply):
             phone=ch.phone or "",
             daysLeft=None if ch.mode in ("dev", "dev_archive") else max(0, (ch.active_till_ms - now_ms) // DAY_MS),
             paidDaysLeft=unused_paid_days(ch, now_ms),
-            validThrough=date.fromisoformat(through) if through else None,
+            validThrough=valid_through(ch, tz),
             billingStatus=billing_status(ch, now_ms),  # type: ignore[arg-type]
             **extra)
 

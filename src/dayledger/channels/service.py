@@ -36,7 +36,11 @@ class Shown:
 class Refunded:
     channel: Channel
     days_returned: int
-    balance: int
+
+
+@dataclass(frozen=True)
+class Deleted(Refunded):
+    balance: int  # after the refund (the delete reply shows it)
 
 
 async def partner_row(session: AsyncSession, partner_id: str, *, for_update: bool = False) -> Partner:
@@ -117,14 +121,14 @@ async def balance_of(session: AsyncSession, partner_id: str) -> int:
     return (await session.execute(select(Partner.balance).where(Partner.id == partner_id))).scalar_one()
 
 
-async def delete(session: AsyncSession, partner_id: str, channel_id: str, op: Op) -> Refunded:
+async def delete(session: AsyncSession, partner_id: str, channel_id: str, op: Op) -> Deleted:
     ch = await repository.get(session, partner_id, channel_id, for_update=True)
     returned = await time.refund_unused(session, ch, "unused days of a deleted channel", op)
     ch.deleted_ms = op.now
     ch.stopped = True
     await emit(session, ch, "channel.deleted", op, daysReturned=returned)
     await session.flush()
-    return Refunded(ch, returned, await balance_of(session, partner_id))
+    return Deleted(ch, returned, await balance_of(session, partner_id))
 
 
 async def stop(session: AsyncSession, partner_id: str, channel_id: str, save_days: bool, op: Op) -> Refunded:
@@ -133,7 +137,7 @@ async def stop(session: AsyncSession, partner_id: str, channel_id: str, save_day
     ch.stopped = True
     await emit(session, ch, "channel.stopped", op, daysReturned=returned)
     await session.flush()
-    return Refunded(ch, returned, await balance_of(session, partner_id))
+    return Refunded(ch, returned)
 
 
 async def start(session: AsyncSession, partner_id: str, channel_id: str, op: Op) -> Channel:
@@ -160,7 +164,7 @@ async def change_mode(session: AsyncSession, partner_id: str, channel_id: str, m
     previous = ch.mode
     returned = 0
     if mode == previous:
-        return Refunded(ch, 0, await balance_of(session, partner_id))
+        return Refunded(ch, 0)
     if mode == "live":
         await time.end_trial(session, ch, op, from_mode=previous)
         ch.stopped = ch.stopped and previous != "dev_archive"
@@ -186,4 +190,4 @@ async def change_mode(session: AsyncSession, partner_id: str, channel_id: str, m
     ch.mode = mode
     await emit(session, ch, "channel.mode", op, previous=previous, daysReturned=returned)
     await session.flush()
-    return Refunded(ch, returned, await balance_of(session, partner_id))
+    return Refunded(ch, returned)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ..context import Services
 from ..jobs import Job
 from ..ledger.channel_time import count_due, expire_due
@@ -16,8 +14,5 @@ async def _expire_step(svc: Services, now_ms: int) -> int:
     return await svc.db.run(expire_due, now_ms, svc.settings.expiry_batch_size)
 
 
-async def _pending(session: AsyncSession, now_ms: int) -> int:
-    return await count_due(session, now_ms)
-
-
-JOBS = [Job("expired", _expire_step, batch=lambda svc: svc.settings.expiry_batch_size, pending=_pending)]
+JOBS = [Job("expired", _expire_step, batch=lambda svc: svc.settings.expiry_batch_size, pending=count_due,
+            doing="expiring channels")]

@@ -72,12 +72,11 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
     """Run background jobs (channel expiry, idempotency-key purge) without serving HTTP."""
     import asyncio
 
-    from ..channels.tasks import count_due
     from ..clock import Clock
     from ..context import Services
     from ..db import Database
     from ..idempotency import InFlight
-    from ..worker import run_forever, run_once
+    from ..worker import JOBS, run_forever, run_once
     settings, url = open_database()
     setup_logging(settings)
 
@@ -86,9 +85,13 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
                        in_flight=InFlight())
         try:
             if once:
-                due = await svc.db.run(count_due, svc.clock.now_ms())
-                with progress("expiring channels", due) as advance:
-                    done = await run_once(svc, on_step=lambda job, n: advance(n) if job == "expired" else None)
+                # Progress against what the jobs that can count their work have due.
+                shown = [job for job in JOBS if job.pending]
+                now = svc.clock.now_ms()
+                due = sum([await svc.db.run(job.pending, now) for job in shown if job.pending])
+                names = {job.name for job in shown}
+                with progress(", ".join(job.doing for job in shown), due) as advance:
+                    done = await run_once(svc, on_step=lambda job, n: advance(n) if job in names else None)
                 sys.stdout.write(json.dumps(done) + "\n")
             else:
                 announce(settings, "dayledger worker running; Ctrl-C stops it")

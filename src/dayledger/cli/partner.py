@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ..auth import service as auth
 from ..config import get_settings
-from ..partners import service
+from ..partners import service, views
 from ..partners.schemas import DaysChange, PartnerCreate, PartnerProfile
 from .common import AS_JSON, CLI_ACTOR, emit, fail, run
 
@@ -54,7 +54,7 @@ def create(name: str = typer.Argument(..., metavar="NAME", help="Name of the new
         partner, project_id = await service.create(session, data, get_settings(), now)
         token = await auth.issue(session, kind="partner", scope="full", now_ms=now,
                                  partner_id=partner.id, name="created with partner")
-        profile = PartnerProfile.of(partner, await service.counts_of(session, partner, now)).dump()
+        profile = (await views.profile(session, partner, now)).dump()
         return {**profile, "projectId": project_id, "token": token.token, "tokenId": token.id}
 
     result = run(fn)
@@ -68,14 +68,14 @@ def show(name: str = NAME, as_json: bool = AS_JSON) -> None:
     """One partner's profile, including its balance."""
     async def fn(session, now):
         partner = await service.get(session, name)
-        return PartnerProfile.of(partner, await service.counts_of(session, partner, now)).dump()
+        return (await views.profile(session, partner, now)).dump()
     emit(run(fn), as_json, columns=SHOW_COLUMNS)
 
 
 def _set_status(name: str, status: str, as_json: bool) -> None:
     async def fn(session, now):
         partner = await service.set_status(session, name, status)
-        return PartnerProfile.of(partner, await service.counts_of(session, partner, now)).dump()
+        return (await views.profile(session, partner, now)).dump()
     emit(run(fn), as_json, columns=SHOW_COLUMNS)
 
 

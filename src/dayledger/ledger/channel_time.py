@@ -95,6 +95,14 @@ _LOCK = (select(Channel).where(Channel.id.in_(bindparam("ids", expanding=True)),
          .order_by(Channel.id).with_for_update())
 
 
+async def _lock_balances(session: AsyncSession, partner_ids: set[str]) -> dict[str, int]:
+    """Lock the partners' rows in id order (the order every writer uses) and read their
+    balances: entries that move no days still carry the balance, keeping each chain intact."""
+    return dict((await session.execute(
+        select(Partner.id, Partner.balance).where(Partner.id.in_(sorted(partner_ids)))
+        .order_by(Partner.id).with_for_update())).tuples().all())
+
+
 async def _lock(session: AsyncSession, partner_id: str, channel_ids: Sequence[str]) -> dict[str, Channel]:
     rows = (await session.execute(_LOCK, {"ids": sorted(channel_ids), "pid": partner_id})).scalars().all()
     found = {ch.id: ch for ch in rows}
@@ -136,8 +144,7 @@ async def extend_many(session: AsyncSession, partner_id: str, items: Sequence[tu
     for ch in found.values():
         check_payable(ch)
     total = sum(days for _, days in items)
-    balance = (await session.execute(select(Partner.balance).where(Partner.id == partner_id)
-                                     .with_for_update())).scalar_one()
+    balance = (await _lock_balances(session, {partner_id}))[partner_id]
     if balance < total:
         raise InsufficientBalance("insufficient balance",
                                   f"extending these channels needs {total} days but the balance is {balance} "
@@ -239,11 +246,7 @@ async def expire_due(session: AsyncSession, now_ms: int, batch_size: int = 5000)
         return 0
     await session.execute(update(Channel).where(Channel.id.in_([row.id for row in due]))
                           .values(expired=True, stopped=True).execution_options(synchronize_session=False))
-    # Lock the partners in id order (the same order every worker uses) and record each
-    # expiry with the partner's balance, keeping every partner's balance_after chain intact.
-    balances = dict((await session.execute(
-        select(Partner.id, Partner.balance).where(Partner.id.in_(sorted({row.partner_id for row in due})))
-        .order_by(Partner.id).with_for_update())).tuples().all())
+    balances = await _lock_balances(session, {row.partner_id for row in due})
     await session.execute(insert(LedgerEntry), [
         {"partner_id": row.partner_id, "created_ms": now_ms, "type": "expire", "days": 0,
          "balance_delta": 0, "balance_after": balances[row.partner_id], "channel_id": row.id,
@@ -264,9 +267,7 @@ async def import_channels(session: AsyncSession, rows: list[dict], op: Op) -> No
     if not rows:
         return
     await session.execute(insert(Channel), rows)
-    balances = dict((await session.execute(
-        select(Partner.id, Partner.balance).where(Partner.id.in_(sorted({r["partner_id"] for r in rows})))
-        .order_by(Partner.id).with_for_update())).tuples().all())
+    balances = await _lock_balances(session, {r["partner_id"] for r in rows})
     await session.execute(insert(LedgerEntry), [
         {"partner_id": r["partner_id"], "created_ms": op.now, "type": "import", "days": 0, "balance_delta": 0,
          "balance_after": balances[r["partner_id"]], "channel_id": r["id"], "channel_days": 0,

@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..errors import InsufficientBalance, NotFound
 from ..models import LedgerEntry, Partner
 
+# Records of channel time that move no days (see channel_time.py); billing histories
+# leave them out unless asked for by type.
+TIME_ONLY = {"trial_end", "sandbox", "time_reset", "import"}
 ENTRY_TYPES = {
     "topup", "invoice", "extend", "refund", "trial_grant", "adjustment",
-    "subscription", "expire", "clawback",
-    *(TIME_ONLY := {"trial_end", "sandbox", "time_reset", "import"}),
+    "subscription", "expire", "clawback", *TIME_ONLY,
 }
-# TIME_ONLY: records of channel time that move no days (see channel_time.py); billing
-# histories leave them out unless asked for by type.
 
 
 @dataclass(frozen=True)

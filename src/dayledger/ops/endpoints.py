@@ -10,7 +10,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from .. import __version__
-from ..api import json_response
+from ..api import json_response, services
+from ..api.handling import bearer
 from ..context import Services
 from ..errors import Unauthorized, error_body
 from ..replies import ErrorReply, Reply
@@ -33,11 +34,6 @@ class ReadyReply(Reply):
     migration: str
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 def _metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -55,7 +51,7 @@ async def health() -> Response:
                         "DAYLEDGER_READY_TIMEOUT_SECONDS even when the database hangs.",
             responses={503: {"model": ErrorReply, "description": "Database unreachable or migrations not current"}})
 async def ready(request: Request) -> Response:
-    svc = _services(request)
+    svc = services(request)
     state = await readiness.check(svc.db, svc.settings.ready_timeout_seconds)
     if not state.ready:
         return json_response(error_body(503, "not ready", state.details), 503)
@@ -64,8 +60,7 @@ async def ready(request: Request) -> Response:
 
 
 def _check_metrics_token(request: Request, expected: str) -> None:
-    header = request.headers.get("authorization", "")
-    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    given = bearer(request) or ""
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("metrics token required" if not given else "wrong metrics token",
                            "send Authorization: Bearer <DAYLEDGER_METRICS_TOKEN>",
@@ -92,7 +87,7 @@ async def _gauges(svc: Services) -> DatabaseGauges | None:
                              "description": "Metrics in the Prometheus text format"},
                        401: {"model": ErrorReply, "description": "DAYLEDGER_METRICS_TOKEN is set and was not sent"}})
 async def metrics(request: Request) -> Response:
-    svc = _services(request)
+    svc = services(request)
     if svc.settings.metrics_token:
         _check_metrics_token(request, svc.settings.metrics_token)
     gauges = await _gauges(svc)

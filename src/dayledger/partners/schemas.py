@@ -204,6 +204,13 @@ class TokenList(Reply):
     tokens: list[TokenInfo]
 
 
+class TokenPage(TokenList):
+    """The operator's list of every token, paged."""
+    count: int
+    offset: int
+    total: int
+
+
 class WebhookEventReply(Reply):
     type: str
     method: str

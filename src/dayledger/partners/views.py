@@ -11,13 +11,17 @@ from ..api import csv_response, rows_in_batches
 from ..api.paging import HistoryFilterParams, PagingParams
 from ..auth import service as auth
 from ..db import Database
+from ..models import ApiToken, Partner
 from . import repository, service
 from .schemas import HISTORY_CSV_COLUMNS, HistoryPage, PartnerProfile, TokenInfo, history_csv_row
 
 
-async def profile_reply(session: AsyncSession, name: str, now_ms: int) -> PartnerProfile:
-    partner = await service.get(session, name)
+async def profile(session: AsyncSession, partner: Partner, now_ms: int) -> PartnerProfile:
     return PartnerProfile.of(partner, await service.counts_of(session, partner, now_ms))
+
+
+async def profile_reply(session: AsyncSession, name: str, now_ms: int) -> PartnerProfile:
+    return await profile(session, await service.get(session, name), now_ms)
 
 
 async def history_reply(session: AsyncSession, partner_id: str, paging: PagingParams, filters: HistoryFilterParams,
@@ -37,6 +41,9 @@ def history_csv(db: Database, partner_id: str, filters: HistoryFilterParams, cha
                         filename)
 
 
-def token_reply(t: Any, partner_name: str | None = None) -> TokenInfo:
-    return TokenInfo(**auth.token_fields(t), partner=partner_name) if partner_name else TokenInfo(
-        **auth.token_fields(t))
+def token_reply(t: ApiToken, partner_name: str | None = None) -> TokenInfo:
+    """A token without its secret; ``partner`` (in the operator's lists) only when named."""
+    fields = auth.token_fields(t)
+    if partner_name:
+        fields["partner"] = partner_name
+    return TokenInfo(**fields)
