@@ -204,8 +204,9 @@ def _serve_docs(app: FastAPI, openapi_url: str) -> None:
             redoc_js_url=f"{base}{ASSETS_URL}/redoc.standalone.js",
             redoc_favicon_url=f"{base}{ASSETS_URL}/favicon.png", with_google_fonts=False))
 
-    app.add_route(DOCS_URL, swagger_ui, include_in_schema=False)
-    app.add_route(REDOC_URL, redoc, include_in_schema=False)
+    # API routes (not plain Starlette ones) so the request metrics label them by path.
+    app.add_api_route(DOCS_URL, swagger_ui, include_in_schema=False, response_class=HTMLResponse)
+    app.add_api_route(REDOC_URL, redoc, include_in_schema=False, response_class=HTMLResponse)
 
 
 def _confined(page: HTMLResponse) -> HTMLResponse:
