@@ -20,8 +20,13 @@ from .idempotency import InFlight
 from .admin import endpoints as admin
 from .channels import endpoints as channels
 from .gateway import endpoints as gateway
+from .autorecharge import endpoints as autorecharge
+from .invoices import endpoints as invoices
 from .partners import endpoints as partners
+from .payments import endpoints as payments
 from .projects import endpoints as projects
+from .subscriptions import endpoints as subscriptions
+from .topups import endpoints as topups
 
 log = logging.getLogger("dayledger")
 
@@ -50,7 +55,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.services = svc
     install_error_handlers(app)
 
-    for router in (channels.router, projects.router, partners.router, admin.router, gateway.router):
+    for router in (channels.router, projects.router, partners.router, admin.router, gateway.router,
+                   payments.router, topups.router, autorecharge.router, invoices.router, subscriptions.router):
         app.include_router(router)
     limits.install(app)  # body, header and read-time limits, before any route runs
     openapi.install(app)  # honest OpenAPI document, offline /docs and /redoc

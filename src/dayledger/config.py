@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     # /ready answers 503 when the database has not answered within this many seconds.
     ready_timeout_seconds: float = Field(default=2.0, gt=0)
 
+    # Payments (Stripe). Without the secret key the payment routes answer 503.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None  # whsec_...: POST /stripe/webhook verifies with it
+    stripe_api_base: str | None = None  # e.g. http://127.0.0.1:8420 for a local emulator
+    stripe_webhook_tolerance_seconds: int = Field(default=300, gt=0)  # older signatures are refused
+    # Where people reach this service (Checkout's return URLs, links in invoices).
+    public_url: str = "http://127.0.0.1:8080"
+
     def sqlalchemy_url(self) -> str:
         """The database URL with the driver dayledger uses for that engine."""
         url = self.database_url

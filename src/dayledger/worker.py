@@ -9,7 +9,11 @@ import time
 from collections.abc import Callable
 
 from . import tasks as infrastructure
+from .autorecharge import tasks as autorecharge
 from .channels import tasks as channels
+from .invoices import tasks as invoices
+from .subscriptions import tasks as subscriptions
+from .topups import tasks as topups
 from .context import Services
 from .jobs import Job
 from .ops.metrics import record_job
@@ -17,7 +21,8 @@ from .ops.metrics import record_job
 log = logging.getLogger("dayledger.worker")
 
 # The domains with background work; a new domain adds its tasks module here.
-JOBS: list[Job] = [*channels.JOBS, *infrastructure.JOBS]
+JOBS: list[Job] = [*channels.JOBS, *topups.JOBS, *autorecharge.JOBS, *invoices.JOBS, *subscriptions.JOBS,
+                   *infrastructure.JOBS]
 
 
 async def run_job(svc: Services, job: Job, now_ms: int, on_step: Callable[[str, int], None] | None = None) -> int:

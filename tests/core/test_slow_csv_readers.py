@@ -74,7 +74,7 @@ def test_the_stalled_download_is_still_complete_when_read(long_history, base_url
     time.sleep(0.5)
     data = bytearray()
     s.settimeout(30)
-    while not data.endswith(b"0\r\n\r\n"):  # the end of the chunked body
+    while not data.endswith(b"\r\n0\r\n\r\n"):  # the end of the chunked body (a last chunk of size 0)
         chunk = s.recv(1 << 16)
         if not chunk:
             break

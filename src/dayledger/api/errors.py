@@ -19,6 +19,7 @@ from .responses import json_response
 log = logging.getLogger("dayledger")
 
 ERROR_DESCRIPTIONS = {
+    400: "Bad request: a missing, forged or stale signature, or a malformed event",
     401: "Missing, unknown, expired or revoked API token",
     402: "Insufficient balance; nothing was changed",
     403: "Forbidden: token scope or kind, a suspended partner, another partner's account, or a rule",
@@ -27,6 +28,8 @@ ERROR_DESCRIPTIONS = {
     422: "Invalid request: body, path or query parameters, or an Idempotency-Key reused with another body",
     429: "Too many requests; see Retry-After",
     500: "Internal error",
+    502: "The payment provider refused the request or did not answer; nothing was changed",
+    503: "Payments are not configured on this server (the message says what to set)",
 }
 
 

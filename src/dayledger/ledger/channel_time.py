@@ -59,12 +59,13 @@ def event_payload(ch: Channel) -> dict:
 
 async def _record(session: AsyncSession, ch: Channel, op: Op, *, type: str, comment: str,
                   balance_delta: int = 0, channel_days: int = 0, days: int | None = None,
-                  amount: Decimal | None = None, currency: str | None = None) -> Posted:
+                  amount: Decimal | None = None, currency: str | None = None,
+                  payment_id: str | None = None) -> Posted:
     await session.flush()  # the channel row first: the partner row is locked last, in post
     return await post(session, partner_id=ch.partner_id, type=type, balance_delta=balance_delta, days=days,
                       channel_id=ch.id, channel_days=channel_days, comment=comment, amount=amount,
                       currency=currency, actor=op.actor, now_ms=op.now, idempotency_key=op.key,
-                      active_till_after_ms=ch.active_till_ms)
+                      active_till_after_ms=ch.active_till_ms, payment_id=payment_id)
 
 
 async def open_channel(session: AsyncSession, ch: Channel, op: Op, *, trial_days: int | None) -> None:
@@ -115,7 +116,8 @@ async def _lock(session: AsyncSession, partner_id: str, channel_ids: Sequence[st
 
 async def _add_paid_days(session: AsyncSession, ch: Channel, days: int, comment: str, op: Op, *,
                          type: str = "extend", balance_delta: int | None = None,
-                         amount: Decimal | None = None, currency: str | None = None) -> Posted:
+                         amount: Decimal | None = None, currency: str | None = None,
+                         payment_id: str | None = None) -> Posted:
     check_payable(ch)
     ch.active_till_ms = max(op.now, ch.active_till_ms) + days * DAY_MS
     if ch.expired:  # a channel stopped by expiry (never one stopped by hand) runs again once paid for
@@ -126,7 +128,7 @@ async def _add_paid_days(session: AsyncSession, ch: Channel, days: int, comment:
     # A short balance (402) raised by post rolls back the channel change with everything else.
     return await _record(session, ch, op, type=type, comment=comment, channel_days=days,
                          balance_delta=-days if balance_delta is None else balance_delta,
-                         amount=amount, currency=currency)
+                         amount=amount, currency=currency, payment_id=payment_id)
 
 
 async def extend(session: AsyncSession, partner_id: str, channel_id: str, days: int, comment: str, op: Op, *,
@@ -157,11 +159,29 @@ async def extend_many(session: AsyncSession, partner_id: str, items: Sequence[tu
 
 
 async def paid_period(session: AsyncSession, ch: Channel, days: int, comment: str, op: Op, *,
-                      amount: Decimal | None = None, currency: str | None = None) -> Posted:
-    """Days paid for the channel itself (a subscription period): its time grows like an
-    extension, the balance is not touched."""
-    return await _add_paid_days(session, ch, days, comment, op, type="subscription", balance_delta=0,
-                                amount=amount, currency=currency)
+                      payment_id: str, amount: Decimal | None = None, currency: str | None = None) -> Posted:
+    """Days paid for the channel itself (a subscription period, the payment named): its
+    time grows like an extension and it runs ``live`` (a trial ends as a switch to live
+    ends it); the balance is not touched. A sandbox is refused (409) like an extension."""
+    posted = await _add_paid_days(session, ch, days, comment, op, type="subscription", balance_delta=0,
+                                  amount=amount, currency=currency, payment_id=payment_id)
+    if ch.mode == "trial":
+        await end_trial(session, ch, op, from_mode="trial")
+    ch.mode = "live"
+    return posted
+
+
+async def claw_back_time(session: AsyncSession, ch: Channel, days: int, comment: str, op: Op, *,
+                         payment_id: str) -> int:
+    """A refunded or disputed subscription period: take back up to ``days`` of the
+    channel's time still ahead (whole days; time already used stays used). The balance is
+    not touched. Returns the days taken."""
+    ahead = max(0, (ch.active_till_ms - max(op.now, ch.trial_ms or 0)) // DAY_MS)
+    taken = min(days, ahead)
+    ch.active_till_ms -= taken * DAY_MS
+    await _record(session, ch, op, type="clawback", days=days, channel_days=-taken, comment=comment,
+                  payment_id=payment_id)
+    return taken
 
 
 async def refund_unused(session: AsyncSession, ch: Channel, reason: str, op: Op) -> int:

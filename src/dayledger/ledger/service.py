@@ -4,6 +4,10 @@
 balance with a guarded ``UPDATE ... WHERE balance >= :needed`` (so concurrent debits can
 never overdraw, whatever the isolation level) and appends the entry with the resulting
 ``balance_after`` in the caller's transaction. It never commits.
+
+A partner may owe days (``debt_days``: a refund or dispute took back more than the
+balance held). Every credit pays that debt first: the entry records the whole credit in
+``days`` and splits it into ``balance_delta`` and a negative ``debt_delta``.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from ..models import LedgerEntry, Partner
 TIME_ONLY = {"trial_end", "sandbox", "time_reset", "import"}
 ENTRY_TYPES = {
     "topup", "invoice", "extend", "refund", "trial_grant", "adjustment",
-    "subscription", "expire", "clawback", *TIME_ONLY,
+    "subscription", "expire", "clawback", "reinstate", *TIME_ONLY,
 }
+# Entries that credit a payment: exactly one per paid payment (a unique index, and verify).
+PAYMENT_CREDITS = ("topup", "invoice", "subscription")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ _MOVE = (_partners.update().where(_partners.c.id == bindparam("pid"))
 _DEBIT = _MOVE.where(_partners.c.balance + _delta >= 0)
 _BALANCE = select(_partners.c.balance).where(_partners.c.id == bindparam("pid"))
 _APPEND = _entries.insert().returning(_entries.c.id)
+_DEBT = select(_partners.c.debt_days).where(_partners.c.id == bindparam("pid")).with_for_update()
+_MOVE_DEBT = (_partners.update().where(_partners.c.id == bindparam("pid"))
+              .values(debt_days=_partners.c.debt_days + bindparam("debt", type_=BigInteger())))
 
 
 async def post(
@@ -69,9 +78,22 @@ async def post(
     currency: str | None = None,
     idempotency_key: str | None = None,
     active_till_after_ms: int | None = None,
+    payment_id: str | None = None,
+    debt_delta: int = 0,
 ) -> Posted:
     if type not in ENTRY_TYPES:
         raise ValueError(f"unknown ledger entry type {type!r}")
+    if days is None:
+        days = abs(balance_delta)
+    if balance_delta > 0:
+        # A credit pays the debt first (read under the row lock: SELECT ... FOR UPDATE on
+        # PostgreSQL; SQLite transactions begin IMMEDIATE, so nothing writes in between).
+        debt = (await session.execute(_DEBT, {"pid": partner_id})).scalar_one_or_none() or 0
+        paid = min(debt, balance_delta)
+        balance_delta -= paid
+        debt_delta -= paid
+    if debt_delta:
+        await session.execute(_MOVE_DEBT, {"pid": partner_id, "debt": debt_delta})
     # A debit is guarded (balance >= needed). Even a zero delta takes the row lock, so
     # balance_after values form one chain.
     move = _DEBIT if balance_delta < 0 else _MOVE
@@ -86,10 +108,11 @@ async def post(
         )
     entry_id = (await session.execute(_APPEND, {
         "partner_id": partner_id, "created_ms": now_ms, "type": type,
-        "days": abs(balance_delta) if days is None else days,
+        "days": days,
         "balance_delta": balance_delta, "balance_after": balance_after,
         "channel_id": channel_id, "channel_days": channel_days, "comment": comment,
         "amount": amount, "currency": currency, "actor_type": actor.type, "actor_id": actor.id,
         "idempotency_key": idempotency_key, "active_till_after_ms": active_till_after_ms,
+        "payment_id": payment_id, "debt_delta": debt_delta,
     })).scalar_one()
     return Posted(entry_id=entry_id, balance_after=balance_after)

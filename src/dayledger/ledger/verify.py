@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clock import DAY_MS
+from .service import PAYMENT_CREDITS
 
 # Each check: what it checks, one query returning the rows that violate it, and how to
 # describe such a row.
@@ -71,6 +72,37 @@ CHECKS: list[tuple[str, str, str]] = [
         f" OR (type = 'refund' AND after_ms <> before_ms + channel_days * {DAY_MS})"
         " OR (type = 'expire' AND after_ms <> before_ms)",
         "entry {0} of channel {1} ({2}): activeTill after it is {3}, which does not follow from {4} before it",
+    ),
+    (
+        "debts equal their entries",
+        "SELECT p.name, p.debt_days, COALESCE(SUM(e.debt_delta), 0) FROM partners p "
+        "LEFT JOIN ledger_entries e ON e.partner_id = p.id GROUP BY p.id, p.name, p.debt_days "
+        "HAVING p.debt_days <> COALESCE(SUM(e.debt_delta), 0) OR p.debt_days < 0",
+        "partner {0}: stored debt {1} days differs from the sum of its entries {2}",
+    ),
+    (
+        "every paid payment has exactly one credit",
+        f"SELECT p.id, p.kind, COUNT(e.id) FROM payments p LEFT JOIN ledger_entries e "
+        f"ON e.payment_id = p.id AND e.type IN {PAYMENT_CREDITS} "
+        "GROUP BY p.id, p.kind, p.paid_ms HAVING (p.paid_ms IS NOT NULL AND COUNT(e.id) <> 1) "
+        "OR (p.paid_ms IS NULL AND COUNT(e.id) <> 0)",
+        "payment {0} ({1}): {2} credits in the ledger (a paid payment has exactly one, an unpaid one none)",
+    ),
+    (
+        "every credit has exactly one paid payment of its days",
+        f"SELECT e.id, e.type, e.payment_id FROM ledger_entries e LEFT JOIN payments p ON p.id = e.payment_id "
+        f"WHERE e.type IN {PAYMENT_CREDITS} AND (p.id IS NULL OR p.paid_ms IS NULL "
+        "OR p.partner_id <> e.partner_id OR p.days <> e.days OR p.kind <> e.type)",
+        "entry {0} ({1}): credits payment {2}, which is missing, unpaid, another partner's, or of other days",
+    ),
+    (
+        "clawed-back days equal their payments' record",
+        "SELECT p.id, p.clawed_days, COALESCE(SUM(CASE WHEN e.type = 'clawback' THEN e.days "
+        "WHEN e.type = 'reinstate' THEN -e.days ELSE 0 END), 0) FROM payments p "
+        "LEFT JOIN ledger_entries e ON e.payment_id = p.id GROUP BY p.id, p.clawed_days "
+        "HAVING p.clawed_days <> COALESCE(SUM(CASE WHEN e.type = 'clawback' THEN e.days "
+        "WHEN e.type = 'reinstate' THEN -e.days ELSE 0 END), 0) OR p.clawed_days > p.days",
+        "payment {0}: records {1} days clawed back, its entries {2}",
     ),
     (
         "no negative days",

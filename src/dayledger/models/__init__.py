@@ -1,12 +1,19 @@
 """ORM tables, one file per table."""
 
 from .api_token import ApiToken
+from .autorecharge_rule import AutorechargeRule
 from .base import Base
 from .channel import Channel
 from .event import Event
 from .idempotency_key import IdempotencyKey
 from .ledger_entry import LedgerEntry
+from .operator_setting import OperatorSetting
 from .partner import Partner
+from .payment import Payment
+from .payment_method import PaymentMethod
 from .project import Project
+from .stripe_event import StripeEvent
+from .subscription import Subscription
 
-__all__ = ["ApiToken", "Base", "Channel", "Event", "IdempotencyKey", "LedgerEntry", "Partner", "Project"]
+__all__ = ["ApiToken", "AutorechargeRule", "Base", "Channel", "Event", "IdempotencyKey", "LedgerEntry",
+           "OperatorSetting", "Partner", "Payment", "PaymentMethod", "Project", "StripeEvent", "Subscription"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -17,6 +17,10 @@ class LedgerEntry(Base):
         CheckConstraint("days >= 0", name="days_not_negative"),
         Index("ix_ledger_partner_time", "partner_id", "id"),
         Index("ix_ledger_channel", "channel_id", "id"),
+        # Exactly one credit per payment, whatever Stripe retries: the database refuses a second.
+        Index("uq_ledger_payment_credit", "payment_id", unique=True,
+              sqlite_where=text("type IN ('topup', 'invoice', 'subscription')"),
+              postgresql_where=text("type IN ('topup', 'invoice', 'subscription')")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
@@ -41,3 +45,7 @@ class LedgerEntry(Base):
     # The channel's activeTill after this entry, for entries that change or record channel
     # time (the channel's twin of balance_after; verify recomputes channel time from it).
     active_till_after_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The payment this entry credits, claws back or gives back (payments.id).
+    payment_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Signed effect on the partner's debt: a clawback's shortfall (+), a credit paying it (-).
+    debt_delta: Mapped[int] = mapped_column(BigInteger, default=0)

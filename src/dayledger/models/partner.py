@@ -10,7 +10,8 @@ from .base import Base
 
 class Partner(Base):
     __tablename__ = "partners"
-    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),
+                      CheckConstraint("debt_days >= 0", name="debt_not_negative"))
 
     id: Mapped[str] = mapped_column(String(28), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -27,3 +28,15 @@ class Partner(Base):
     # Reference-shape partner settings: webhooks list and noChat.
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    # Days owed after a refund or dispute took back more than the balance held; the next
+    # credit pays it first (written only by the ledger, like balance).
+    debt_days: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Pricing set by the operator: volume tiers [{"fromDays": 900, "percent": "5"}] and the
+    # discount of annual subscriptions.
+    discounts: Mapped[list] = mapped_column(JSON, default=list)
+    annual_discount_percent: Mapped[Decimal] = mapped_column(Numeric(7, 4), default=Decimal(0))
+    # Billed by invoice every period (POST /admin/invoices/generate).
+    invoice_billing: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Company, address, tax id: shown on invoices.
+    billing_details: Mapped[dict] = mapped_column(JSON, default=dict)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -7,7 +7,7 @@ from datetime import datetime, UTC
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from .. import money
 from ..ids import PARTNER_NAME_PATTERN
@@ -26,8 +26,25 @@ Price = Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), max_digits=14, dec
 Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), Plain]
 
 
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class DiscountTier(Strict):
+    fromDays: Annotated[StrictInt, Field(ge=1, le=MAX_DAYS, description="the tier applies from this many days")]
+    percent: Percent
+
+
+def _distinct_tiers(tiers: list[DiscountTier] | None) -> list[DiscountTier] | None:
+    if tiers is not None and len({t.fromDays for t in tiers}) != len(tiers):
+        raise ValueError("each tier needs its own fromDays")
+    return tiers
+
+
+Discounts = Annotated[list[DiscountTier], Field(max_length=20), AfterValidator(_distinct_tiers)]
 
 
 class PartnerCreate(Strict):
@@ -52,6 +69,10 @@ class PartnerUpdate(Strict):
     sandboxLimit: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
     timezone: Timezone | None = None
     status: Annotated[str, StringConstraints(pattern=r"^(active|suspended)$")] | None = None
+    discounts: Discounts | None = Field(default=None, description="volume discounts of top-ups and invoices, "
+                                        'e.g. [{"fromDays": 900, "percent": "5"}]; [] removes them')
+    annualDiscountPercent: Percent | None = Field(default=None, description="discount of yearly subscriptions")
+    invoiceBilling: StrictBool | None = Field(default=None, description="billed by POST /admin/invoices/generate")
 
 
 class DaysChange(Strict):
@@ -95,6 +116,15 @@ class ChannelCounts(Reply):
     paidRunning: int  # running trial/live channels with paid time: what runwayDays divides by
 
 
+class DiscountTierReply(Reply):
+    fromDays: int
+    percent: str
+
+
+def percent_text(value: Decimal | None) -> str:
+    return f"{(value or Decimal(0)).normalize():f}"
+
+
 class PartnerProfile(Reply):
     id: str
     name: str
@@ -111,6 +141,10 @@ class PartnerProfile(Reply):
     creationTS: int
     channels: ChannelCounts
     runwayDays: int | None
+    debtDays: int  # owed after a refund or dispute took back more than the balance held
+    discounts: list[DiscountTierReply]
+    annualDiscountPercent: str
+    invoiceBilling: bool
 
     @classmethod
     def fields_of(cls, partner: Partner, counts: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +157,12 @@ class PartnerProfile(Reply):
             creationTS=partner.created_ms, channels=ChannelCounts(**counts),
             # Days the balance lasts if every running paid channel is kept running, one day a
             # day each (free trials and sandboxes burn nothing); null when nothing burns.
-            runwayDays=(partner.balance // paid_running) if paid_running > 0 else None)
+            runwayDays=(partner.balance // paid_running) if paid_running > 0 else None,
+            debtDays=partner.debt_days or 0,
+            discounts=[DiscountTierReply(fromDays=int(d["fromDays"]), percent=str(d["percent"]))
+                       for d in partner.discounts or []],
+            annualDiscountPercent=percent_text(partner.annual_discount_percent),
+            invoiceBilling=bool(partner.invoice_billing))
 
     @classmethod
     def of(cls, partner: Partner, counts: dict[str, Any]) -> PartnerProfile:
@@ -149,13 +188,16 @@ class HistoryEntry(Reply):
     currency: str | None
     actor: ActorReply
     idempotencyKey: str | None
+    paymentId: str | None = None  # the payment this entry credits, claws back or gives back
+    debtDelta: int = 0  # change of the partner's debt (a clawback's shortfall +, a credit paying it -)
 
     @classmethod
     def of(cls, e: LedgerEntry) -> HistoryEntry:
         return cls(id=e.id, time=e.created_ms, type=e.type, days=e.days, balanceDelta=e.balance_delta,
                    balanceAfter=e.balance_after, channelId=e.channel_id, channelDays=e.channel_days,
                    comment=e.comment, amount=money.text(e.amount), currency=e.currency,
-                   actor=ActorReply(type=e.actor_type, id=e.actor_id), idempotencyKey=e.idempotency_key)
+                   actor=ActorReply(type=e.actor_type, id=e.actor_id), idempotencyKey=e.idempotency_key,
+                   paymentId=e.payment_id, debtDelta=e.debt_delta or 0)
 
 
 class HistoryPage(Reply):
@@ -170,13 +212,14 @@ class HistoryPage(Reply):
 
 
 HISTORY_CSV_COLUMNS = ["ID", "Time (UTC)", "Type", "Days", "Balance Change", "Balance After", "Channel",
-                       "Comment", "Amount", "Currency", "Actor"]
+                       "Comment", "Amount", "Currency", "Actor", "Payment", "Debt Change"]
 
 
 def history_csv_row(e: LedgerEntry) -> list[Any]:
     when = datetime.fromtimestamp(e.created_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     return [e.id, when, e.type, e.days, e.balance_delta, e.balance_after, e.channel_id or "",
-            e.comment, money.text(e.amount) or "", e.currency or "", f"{e.actor_type}:{e.actor_id}"]
+            e.comment, money.text(e.amount) or "", e.currency or "", f"{e.actor_type}:{e.actor_id}",
+            e.payment_id or "", e.debt_delta or 0]
 
 
 class IssuedTokenReply(Reply):

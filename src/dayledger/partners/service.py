@@ -61,7 +61,8 @@ async def create(session: AsyncSession, data: PartnerCreate, settings: Settings,
 
 FIELD_MAP = {"email": "email", "trialEligible": "trial_eligible", "pricePerMonth": "price_per_month",
              "currency": "currency", "trialDays": "trial_days", "daysLimit": "days_limit",
-             "sandboxLimit": "sandbox_limit", "timezone": "timezone", "status": "status"}
+             "sandboxLimit": "sandbox_limit", "timezone": "timezone", "status": "status",
+             "annualDiscountPercent": "annual_discount_percent", "invoiceBilling": "invoice_billing"}
 
 
 async def update(session: AsyncSession, name: str, data: PartnerUpdate) -> Partner:
@@ -69,6 +70,10 @@ async def update(session: AsyncSession, name: str, data: PartnerUpdate) -> Partn
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "timezone" in changes:
         check_timezone(changes["timezone"])
+    if "discounts" in changes:
+        partner.discounts = [{"fromDays": t.fromDays, "percent": f"{t.percent.normalize():f}"}
+                             for t in sorted(data.discounts or [], key=lambda t: t.fromDays)]
+        del changes["discounts"]
     for field, value in changes.items():
         setattr(partner, FIELD_MAP[field], value)
     await session.flush()

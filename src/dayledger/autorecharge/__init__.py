@@ -1,0 +1,1 @@
+"""Saved cards and auto-recharge: buy days off-session when the balance runs low."""

@@ -1,0 +1,1 @@
+"""Invoices by channel count: N channels are N x 30 days."""

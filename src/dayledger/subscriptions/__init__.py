@@ -1,0 +1,1 @@
+"""Per-channel subscriptions: each paid period extends one channel."""

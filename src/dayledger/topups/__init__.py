@@ -1,0 +1,1 @@
+"""Self-service top-ups through Stripe Checkout."""
