@@ -311,3 +311,26 @@ def assert_ledger_sound(db):
         problems = db.verify()
         assert problems == [], problems
     return check
+
+
+@pytest.fixture
+def scratch_db(db_url, tmp_path):
+    """A database of its own, migrated, for a test that leaves the ledger broken on purpose
+    (entries are append-only: a forged entry cannot be taken back)."""
+    from dayledger.migrations import upgrade
+    if db_url.startswith("postgresql"):
+        import psycopg
+        base, name = db_url.rsplit("/", 1)
+        scratch = f"{name}_scratch_{tmp_path.name[-8:].lower().replace('-', '_')}"
+        admin = base.replace("postgresql+asyncpg", "postgresql") + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {scratch}")
+            c.execute(f"CREATE DATABASE {scratch}")
+        url = f"{base}/{scratch}"
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+    upgrade(url)
+    yield DB(url)
+    if db_url.startswith("postgresql"):
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")

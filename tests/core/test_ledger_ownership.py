@@ -1,5 +1,5 @@
 """The ledger is the only writer of days: no module outside ``dayledger.ledger`` writes a
-partner's balance or a channel's activeTill, trial or expired; and ``verify`` notices
+partner's balance or debt, or a channel's activeTill, trial or expired; and ``verify`` notices
 when something else did (a hand edit in the database)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 import dayledger
 
-DAYS_COLUMNS = {"balance", "active_till_ms", "trial_ms", "expired"}
+DAYS_COLUMNS = {"balance", "debt_days", "active_till_ms", "trial_ms", "expired"}
 SRC = Path(dayledger.__file__).parent
 # Table definitions and the migrations that create (and once backfill) these columns.
 EXEMPT = {SRC / "ledger", SRC / "models", SRC / "migrations"}
@@ -109,30 +109,6 @@ def test_verify_catches_channel_time_altered_by_hand(db, make_partner):
         db.scalar("UPDATE channels SET active_till_ms = active_till_ms - 86400000 WHERE id = :id RETURNING id",
                   id=cid)
     assert [x for x in db.verify() if cid in x] == []
-
-
-@pytest.fixture
-def scratch_db(db_url, tmp_path):
-    """A database of its own, migrated, for a test that leaves the ledger broken on purpose
-    (entries are append-only: a forged entry cannot be taken back)."""
-    from dayledger.migrations import upgrade
-    from conftest import DB
-    if db_url.startswith("postgresql"):
-        import psycopg
-        base, name = db_url.rsplit("/", 1)
-        scratch = f"{name}_scratch_{tmp_path.name[-8:].lower().replace('-', '_')}"
-        admin = base.replace("postgresql+asyncpg", "postgresql") + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(f"DROP DATABASE IF EXISTS {scratch}")
-            c.execute(f"CREATE DATABASE {scratch}")
-        url = f"{base}/{scratch}"
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
-    upgrade(url)
-    yield DB(url)
-    if db_url.startswith("postgresql"):
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
 
 
 def test_verify_catches_an_entry_whose_time_does_not_follow(scratch_db, settings, clock):
