@@ -123,7 +123,8 @@ def verify() -> None:
         for p in problems:
             err.print(f"violation: {p}")
         raise typer.Exit(1)
-    out.print("ledger OK: balances, debts and channel time equal their entries, nothing negative, no orphans, every paid payment credited exactly once")
+    out.print("ledger OK: balances, debts and channel time equal their entries, nothing negative, no orphans, "
+              "every paid payment credited exactly once")
 
 
 def main() -> None:
