@@ -1,7 +1,9 @@
 """A model of one partner's ledger, driven by Hypothesis: random credits, debits (402 when
 they do not fit), replays of earlier keyed requests, retries of failed ones, conflicting
-key reuse, and postings through the service layer. After every step the API's balance
-and history must equal the model's and every ledger invariant must hold."""
+key reuse, postings through the service layer, and clawbacks (a refund taking days back:
+the balance never goes negative, the shortfall becomes debt that the next credit pays
+first). After every step the API's balance, debt and history must equal the model's and
+every ledger invariant must hold."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from dayledger import ledger
 from dayledger.db import Database
 from dayledger.errors import InsufficientBalance
+from dayledger.ledger.payments import clawback
 
 from .conftest import check_error
 
@@ -60,6 +63,7 @@ def test_ledger_matches_its_model(admin, make_partner, direct, clock):
             super().__init__()
             self.partner = make_partner()
             self.balance = 0   # the model
+            self.debt = 0      # days owed after a clawback took more than the balance held
             self.entries = 0
             self.done: list[Sent] = []    # keyed requests that succeeded: replays change nothing
             self.failed: list[Sent] = []  # keyed requests refused with 402: stored nothing
@@ -74,7 +78,7 @@ def test_ledger_matches_its_model(admin, make_partner, direct, clock):
             fits = op == "credit" or days <= self.balance
             if fits:
                 assert r.status_code == 200, r.text
-                self.balance += days if op == "credit" else -days
+                self.balance += self.credited(days) if op == "credit" else -days
                 self.entries += 1
                 assert r.json()["balance"] == self.balance
                 assert "idempotent-replayed" not in r.headers
@@ -83,6 +87,12 @@ def test_ledger_matches_its_model(admin, make_partner, direct, clock):
             if key:
                 sent = Sent(key, path, body, r.status_code, r.content)
                 (self.done if fits else self.failed).append(sent)
+
+        def credited(self, days: int) -> int:
+            """A credit pays the debt first; what reaches the balance."""
+            paid = min(self.debt, days)
+            self.debt -= paid
+            return days - paid
 
         @rule(days=st.integers(1, 40), keyed=st.booleans())
         def credit(self, days, keyed):
@@ -130,9 +140,23 @@ def test_ledger_matches_its_model(admin, make_partner, direct, clock):
                     direct.run(fn)
             else:
                 posted = direct.run(fn)
-                self.balance += delta
+                self.balance += self.credited(delta) if delta > 0 else delta
                 self.entries += 1
                 assert posted.balance_after == self.balance
+
+        @rule(days=st.integers(1, 60))
+        def claw_back(self, days):
+            """A refund or dispute: what the balance holds is taken, the rest becomes debt."""
+            async def fn(session):
+                return await clawback(session, partner_id=self.partner.id, days=days, payment_id="top_hypothesis",
+                                      comment="refund", actor=ledger.Actor("stripe", "hypothesis"),
+                                      now_ms=clock.now_ms())
+            done = direct.run(fn)
+            taken = min(self.balance, days)
+            assert (done.taken, done.owed) == (taken, days - taken)
+            self.balance -= taken
+            self.debt += days - taken
+            self.entries += 1
 
         # --- after every step -------------------------------------------------------
 
@@ -141,6 +165,7 @@ def test_ledger_matches_its_model(admin, make_partner, direct, clock):
             profile = self.partner.get(f"/partners/{self.partner.name}")
             assert profile.status_code == 200, profile.text
             assert profile.json()["balance"] == self.balance
+            assert profile.json()["debtDays"] == self.debt
             history = self.partner.get(f"/partners/{self.partner.name}/history", params={"count": 1}).json()
             assert history["total"] == self.entries
             if self.entries:
