@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Payment, StripeEvent
+from .. import paging
+from ..models import Partner, Payment, StripeEvent
 
 # Insert-or-nothing by Stripe's event id (both engines know ON CONFLICT ... DO NOTHING):
 # on PostgreSQL a concurrent duplicate waits for the first transaction and then finds
@@ -34,3 +35,33 @@ async def payment_for_update(session: AsyncSession, **by: Any) -> Payment | None
     for column, value in by.items():
         stmt = stmt.where(getattr(Payment, column) == value)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def payments_page(session: AsyncSession, count: int, offset: int, *, partner_id: str | None = None,
+                        kind: str | None = None, status: str | None = None, flagged: bool | None = None
+                        ) -> tuple[list[tuple[Payment, str]], int]:
+    """Every payment (the operator's view) with its partner's name, newest first."""
+    stmt = select(Payment, Partner.name).join(Partner, Partner.id == Payment.partner_id)
+    if partner_id:
+        stmt = stmt.where(Payment.partner_id == partner_id)
+    if kind:
+        stmt = stmt.where(Payment.kind == kind)
+    if status:
+        stmt = stmt.where(Payment.status == status)
+    if flagged is not None:
+        stmt = stmt.where(Payment.flag.is_not(None) if flagged else Payment.flag.is_(None))
+    rows, total = await paging.page(session, stmt, count, offset, Payment.created_ms.desc(), Payment.id.desc(),
+                                    scalars=False)
+    return [(p, name) for p, name in rows], total
+
+
+async def events_page(session: AsyncSession, count: int, offset: int, *, type: str | None = None,
+                      outcome: str | None = None) -> tuple[list[StripeEvent], int]:
+    """Stripe events as received, newest first; ``outcome`` is a prefix ("flagged")."""
+    stmt = select(StripeEvent)
+    if type:
+        stmt = stmt.where(StripeEvent.type == type)
+    if outcome:
+        # substr, not LIKE: the same case-sensitive prefix on both engines, no wildcards
+        stmt = stmt.where(func.substr(StripeEvent.outcome, 1, len(outcome)) == outcome)
+    return await paging.page(session, stmt, count, offset, StripeEvent.received_ms.desc(), StripeEvent.id.desc())
