@@ -273,3 +273,29 @@ def test_bad_requests_change_nothing(make_payer, make_partner, base_url, assert_
     check_error(q.post(f"/partners/{q.name}/topups", json={"days": 30}), 503, message="DAYLEDGER_STRIPE_SECRET_KEY")
     assert q.get(f"/partners/{q.name}/topups").json()["total"] == 0
     assert_ledger_sound()
+
+
+def test_concurrent_purchases_share_one_customer_and_a_replayed_request_buys_once(make_payer, pay_admin, db,
+                                                                                   standin_session,
+                                                                                   assert_ledger_sound):
+    p = make_payer(currency="USD", pricePerMonth="30")
+    start = threading.Barrier(4)
+
+    def buy(days):
+        start.wait()
+        return p.post(f"/partners/{p.name}/topups", json={"days": days})
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(buy, (10, 20, 30, 40)))
+    assert [r.status_code for r in replies] == [201] * 4, [r.text for r in replies]
+    customers = {standin_session(session_id(r.json()))["customer"] for r in replies}
+    stored = db.scalar("SELECT stripe_customer_id FROM partners WHERE id = :p", p=p.id)
+    assert customers == {stored} and stored.startswith("cus_")
+
+    key = {"Idempotency-Key": "buy-once-" + secrets.token_hex(4)}
+    first = p.post(f"/partners/{p.name}/topups", json={"days": 7}, headers=key)
+    again = p.post(f"/partners/{p.name}/topups", json={"days": 7}, headers=key)
+    assert first.status_code == again.status_code == 201 and again.json() == first.json(), again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    check_error(p.post(f"/partners/{p.name}/topups", json={"days": 8}, headers=key), 422)
+    assert p.get(f"/partners/{p.name}/topups").json()["total"] == 5
+    assert_ledger_sound()
