@@ -61,6 +61,8 @@ class Payment(Base):
     failure: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # a declined auto-recharge charge
     # Days taken back by refunds and disputes so far (from the balance or as debt).
     clawed_days: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Of those, the days an open or lost dispute took (a won dispute gives them back).
+    disputed_days: Mapped[int] = mapped_column(BigInteger, default=0)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     paid_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
