@@ -1,0 +1,550 @@
+"""Invoices by channel count, against real servers on the test database: the operator
+invoices N channels (N x 30 days), pays or voids; Stripe's signed events pay them too;
+the days are credited exactly once whoever arrives at the same time; monthly generation
+bills each invoice-billed partner once per period; the printable document.
+
+localstripe has no invoices to send (``collection_method=send_invoice``, finalize, paid
+out of band): the Stripe road runs against a local stand-in for those invoice calls
+(``InvoiceStandin`` below, named as such), which forwards every other call to the
+Checkout stand-in and so to localstripe (customers are real there)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conftest import LiveServer, check_error, free_port, new_client
+from dayledger.app import create_app
+
+from .checkout_standin import decode_form
+
+INVOICE_KEYS = {"id", "partner", "channels", "extraDays", "days", "unitPrice", "subtotal", "discountPercent",
+                "discount", "total", "currency", "status", "period", "reference", "hostedInvoiceUrl", "documentUrl",
+                "createdTS", "paidTS"}
+
+
+class InvoiceStandin:
+    """A local stand-in for Stripe's invoice calls that localstripe lacks (not Stripe):
+    create a draft invoice, attach an invoice item, finalize (open, with a hosted page),
+    pay out of band, void. Replays of an Idempotency-Key answer the first reply. Every
+    other call goes upstream unchanged."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.replies: dict[str, tuple[int, Any]] = {}
+        self.lock = asyncio.Lock()  # one Stripe call at a time, like a serial emulator
+        self.app = Starlette(routes=[
+            Route("/v1/invoices", self.create, methods=["POST"]),
+            Route("/v1/invoiceitems", self.item, methods=["POST"]),
+            Route("/v1/invoices/{id}/finalize", self.finalize, methods=["POST"]),
+            Route("/v1/invoices/{id}/pay", self.pay, methods=["POST"]),
+            Route("/v1/invoices/{id}/void", self.void, methods=["POST"]),
+            Route("/v1/invoices/{id}", self.get, methods=["GET"]),
+            Route("/v1/{tail:path}", self.forward, methods=["GET", "POST", "DELETE"]),
+        ])
+
+    @staticmethod
+    def refuse(message: str, status: int = 400) -> tuple[int, Any]:
+        return status, {"error": {"type": "invalid_request_error", "message": message}}
+
+    async def once(self, request: Request, fn) -> Response:
+        """Run ``fn(params)`` once per Idempotency-Key, as Stripe does."""
+        key = request.headers.get("idempotency-key")
+        params = decode_form((await request.body()).decode())
+        async with self.lock:
+            if key and key in self.replies:
+                status, body = self.replies[key]
+            else:
+                status, body = await fn(request, params)
+                if key:
+                    self.replies[key] = (status, body)
+        return JSONResponse(body, status_code=status)
+
+    async def customer_exists(self, request: Request, customer: str) -> bool:
+        async with httpx.AsyncClient() as http:
+            r = await http.get(f"{self.upstream}/v1/customers/{customer}",
+                               headers={"Authorization": request.headers["authorization"]})
+        return r.status_code == 200
+
+    async def create(self, request: Request) -> Response:
+        async def fn(request, params):
+            if not await self.customer_exists(request, params.get("customer", "")):
+                return self.refuse("No such customer", 404)
+            if params.get("collection_method") != "send_invoice" or not params.get("days_until_due", "").isdigit():
+                return self.refuse("send_invoice needs days_until_due")
+            inv = {"id": "in_" + secrets.token_hex(12), "object": "invoice", "status": "draft",
+                   "customer": params["customer"], "currency": params.get("currency"),
+                   "collection_method": "send_invoice", "days_until_due": int(params["days_until_due"]),
+                   "auto_advance": params.get("auto_advance") == "true", "description": params.get("description"),
+                   "pending_invoice_items_behavior": params.get("pending_invoice_items_behavior"),
+                   "metadata": params.get("metadata", {}), "lines": [], "amount_due": 0, "amount_paid": 0,
+                   "hosted_invoice_url": None, "paid_out_of_band": False, "subscription": None}
+            self.invoices[inv["id"]] = inv
+            return 200, inv
+        return await self.once(request, fn)
+
+    async def item(self, request: Request) -> Response:
+        async def fn(request, params):
+            inv = self.invoices.get(params.get("invoice", ""))
+            if inv is None:
+                return self.refuse("this stand-in only attaches items to its own invoices")
+            if inv["status"] != "draft" or params.get("customer") != inv["customer"]:
+                return self.refuse("the invoice is not a draft of this customer")
+            if params.get("currency") != inv["currency"]:
+                return self.refuse("the item's currency is not the invoice's")
+            line = {"id": "ii_" + secrets.token_hex(12), "object": "invoiceitem", "invoice": inv["id"],
+                    "amount": int(params["amount"]), "currency": params["currency"],
+                    "description": params.get("description"), "metadata": params.get("metadata", {})}
+            inv["lines"].append(line)
+            return 200, line
+        return await self.once(request, fn)
+
+    async def transition(self, request: Request, change) -> Response:
+        async def fn(request, params):
+            inv = self.invoices.get(request.path_params["id"])
+            if inv is None:
+                return self.refuse("No such invoice", 404)
+            refused = change(inv, params)
+            return self.refuse(refused) if refused else (200, inv)
+        return await self.once(request, fn)
+
+    async def finalize(self, request: Request) -> Response:
+        def change(inv, params):
+            if inv["status"] != "draft":
+                return "the invoice is already finalized"
+            inv.update(status="open", amount_due=sum(li["amount"] for li in inv["lines"]),
+                       hosted_invoice_url=f"{request.base_url}hosted/{inv['id']}",
+                       auto_advance=params.get("auto_advance") == "true")
+        return await self.transition(request, change)
+
+    async def pay(self, request: Request) -> Response:
+        def change(inv, params):
+            if inv["status"] != "open":
+                return f"Invoice is already {inv['status']}"
+            if params.get("paid_out_of_band") != "true":
+                return "this stand-in only records payments made out of band"
+            inv.update(status="paid", paid_out_of_band=True)
+        return await self.transition(request, change)
+
+    async def void(self, request: Request) -> Response:
+        def change(inv, params):
+            if inv["status"] != "open":
+                return f"You can only void an open invoice; this one is {inv['status']}"
+            inv.update(status="void")
+        return await self.transition(request, change)
+
+    async def get(self, request: Request) -> Response:
+        inv = self.invoices.get(request.path_params["id"])
+        return JSONResponse(inv) if inv else JSONResponse(self.refuse("No such invoice", 404)[1], status_code=404)
+
+    async def forward(self, request: Request) -> Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.request(request.method, self.upstream + request.url.path + (
+                "?" + request.url.query if request.url.query else ""), content=await request.body(), headers=headers)
+        return Response(r.content, status_code=r.status_code, media_type="application/json")
+
+
+@pytest.fixture(scope="module")
+def invoice_standin(stripe_env):
+    standin = InvoiceStandin(stripe_env.standin_url)
+    live = LiveServer(standin.app, free_port()).start()
+    standin.url = live.url
+    yield standin
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def inv_url(pay_settings, clock, invoice_standin, pay_server):
+    """A dayledger server on the test database whose Stripe is the invoice stand-in."""
+    port = free_port()
+    settings = pay_settings.model_copy(update={"stripe_api_base": invoice_standin.url, "port": port,
+                                               "public_url": f"http://127.0.0.1:{port}"})
+    live = LiveServer(create_app(settings, clock=clock), port).start()
+    yield live.url
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def inv_admin(inv_url, operator_token):
+    with new_client(inv_url, operator_token) as c:
+        yield c
+
+
+def invoice_of(client, partner: str, channels: int, extra: int | None = None) -> dict:
+    body: dict[str, Any] = {"partner": partner, "channels": channels}
+    if extra is not None:
+        body["extraDays"] = extra
+    r = client.post("/admin/invoices", json=body)
+    assert r.status_code == 201, r.text
+    assert set(r.json()) == INVOICE_KEYS, r.json()
+    return r.json()
+
+
+def credits_of(db, invoice_id: str) -> int:
+    return db.scalar("SELECT count(*) FROM ledger_entries WHERE payment_id = :id AND type = 'invoice'", id=invoice_id)
+
+
+def paid_event(inv: dict, stripe_id: str, *, amount: int, currency: str = "eur", **extra) -> dict:
+    return {"id": stripe_id, "object": "invoice", "metadata": {"invoice_id": inv["id"]}, "amount_paid": amount,
+            "currency": currency, "subscription": None, **extra}
+
+
+@pytest.mark.parametrize("road", ["stripe", "no-stripe"])
+def test_75_channels_credit_2250_days_once_when_two_pays_and_invoice_paid_race(
+        road, admin, inv_admin, inv_url, operator_token, base_url, make_partner, send_event, invoice_standin, db,
+        assert_ledger_sound):
+    p = make_partner(pricePerMonth="12.00", currency="EUR")
+    r = admin.patch(f"/admin/partners/{p.name}", json={"discounts": [{"fromDays": 900, "percent": "5"}]})
+    assert r.status_code == 200, r.text
+    operator_url = inv_url if road == "stripe" else base_url
+    inv = invoice_of(inv_admin if road == "stripe" else admin, p.name, 75)
+    # 75 x 30 days at 12.00 EUR per 30 days = 900.00, less the 5 % tier from 900 days.
+    assert (inv["days"], inv["channels"], inv["extraDays"], inv["status"]) == (2250, 75, 0, "open")
+    assert (inv["unitPrice"], inv["subtotal"], inv["discountPercent"], inv["discount"], inv["total"],
+            inv["currency"]) == ("12.00", "900.00", "5", "45.00", "855.00", "EUR")
+    assert inv["period"] is None and inv["paidTS"] is None and inv["reference"] is None
+    assert inv["documentUrl"].endswith(f"/partners/{p.name}/invoices/{inv['id']}/document")
+    if road == "stripe":
+        stripe_id = db.scalar("SELECT stripe_invoice FROM payments WHERE id = :id", id=inv["id"])
+        remote = invoice_standin.invoices[stripe_id]
+        assert (remote["status"], remote["amount_due"], remote["currency"], remote["collection_method"],
+                remote["days_until_due"], remote["metadata"]) == (
+            "open", 85500, "eur", "send_invoice", 30, {"invoice_id": inv["id"], "partner_id": p.id})
+        assert remote["lines"][0]["description"] == "75 channels x 30 days + 0 days"
+        assert inv["hostedInvoiceUrl"] == remote["hosted_invoice_url"] and inv["hostedInvoiceUrl"]
+    else:
+        stripe_id = "in_madeup_" + secrets.token_hex(6)
+        assert inv["hostedInvoiceUrl"] is None
+
+    start = threading.Barrier(3)
+    results: dict[str, Any] = {}
+
+    def pay(n: int) -> None:
+        with new_client(operator_url, operator_token) as c:
+            start.wait()
+            results[f"pay{n}"] = c.post(f"/admin/invoices/{inv['id']}/pay", json={"reference": f"bank {n}"})
+
+    def event() -> None:
+        start.wait()
+        results["event"] = send_event("invoice.paid", paid_event(inv, stripe_id, amount=85500))
+
+    threads = [threading.Thread(target=pay, args=(1,)), threading.Thread(target=pay, args=(2,)),
+               threading.Thread(target=event)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    pays = [results["pay1"], results["pay2"]]
+    for r in pays:
+        assert r.status_code in (200, 409), r.text
+        if r.status_code == 409:
+            check_error(r, 409, message="already paid")
+    assert results["event"].status_code == 200, results["event"].text
+    outcome = results["event"].json()["outcome"]
+    winners = [r for r in pays if r.status_code == 200] + ([outcome] if outcome.startswith("credited") else [])
+    assert len(winners) == 1, (outcome, [r.text for r in pays])
+    if not outcome.startswith("credited"):
+        assert outcome == f"already paid: invoice {inv['id']}", outcome
+
+    assert p.balance == 2250
+    assert credits_of(db, inv["id"]) == 1
+    shown = admin.get(f"/admin/invoices/{inv['id']}").json()
+    assert shown["status"] == "paid" and shown["paidTS"] is not None
+    if road == "stripe" and not outcome.startswith("credited"):
+        assert invoice_standin.invoices[stripe_id]["status"] == "paid"  # marked paid out of band
+        assert invoice_standin.invoices[stripe_id]["paid_out_of_band"] is True
+    # Stripe's second event for the same payment, and a late click: nothing more.
+    r = send_event("invoice.payment_succeeded", paid_event(inv, stripe_id, amount=85500))
+    assert r.json()["outcome"] == f"already paid: invoice {inv['id']}"
+    check_error(admin.post(f"/admin/invoices/{inv['id']}/pay"), 409, message="already paid")
+    assert p.balance == 2250 and credits_of(db, inv["id"]) == 1
+    history = p.get(f"/partners/{p.name}/history", params={"type": "invoice"}).json()
+    assert [e["days"] for e in history["history"]] == [2250], history
+    assert_ledger_sound()
+
+
+def test_stripe_events_found_by_the_stored_invoice_credit_once_and_mismatches_are_flagged(
+        inv_admin, make_partner, send_event, db, invoice_standin, assert_ledger_sound):
+    p = make_partner(pricePerMonth="30.00", currency="USD")
+    inv = invoice_of(inv_admin, p.name, 2, 15)  # 75 days x 1.00 USD
+    assert (inv["days"], inv["total"]) == (75, "75.00")
+    stripe_id = db.scalar("SELECT stripe_invoice FROM payments WHERE id = :id", id=inv["id"])
+    assert invoice_standin.invoices[stripe_id]["lines"][0]["description"] == "2 channels x 30 days + 15 days"
+    no_metadata = {"id": stripe_id, "object": "invoice", "metadata": {}, "currency": "usd", "subscription": None}
+
+    # A subscription's invoice belongs to the subscriptions road, whatever else it says.
+    r = send_event("invoice.paid", {**no_metadata, "amount_paid": 7500, "subscription": "sub_123"})
+    assert r.json()["outcome"] == "ignored"
+    r = send_event("invoice.paid", {**no_metadata, "amount_paid": 7500, "subscription": None,
+                                    "parent": {"type": "subscription_details",
+                                               "subscription_details": {"subscription": "sub_123"}}})
+    assert r.json()["outcome"] == "ignored"
+    # Too little, or another currency: flagged for the operator, nothing credited.
+    r = send_event("invoice.paid", {**no_metadata, "amount_paid": 7499})
+    assert r.json()["outcome"].startswith("flagged: amount 7499 but the payment needs 7500"), r.text
+    r = send_event("invoice.paid", {**no_metadata, "amount_paid": 7500, "currency": "eur"})
+    assert r.json()["outcome"].startswith("flagged: currency 'eur'"), r.text
+    assert p.balance == 0 and credits_of(db, inv["id"]) == 0
+    flagged = inv_admin.get("/admin/payments", params={"partner": p.name, "flagged": "true"}).json()["payments"]
+    assert [f["id"] for f in flagged] == [inv["id"]]
+
+    # Both events of one payment, the second delivered twice: one credit.
+    charge, intent = "ch_inv_" + secrets.token_hex(6), "pi_inv_" + secrets.token_hex(6)
+    paid = {**no_metadata, "amount_paid": 7500, "charge": charge, "payment_intent": {"id": intent}}
+    assert send_event("invoice.payment_succeeded", paid).json()["outcome"] == f"credited 75 days: invoice {inv['id']}"
+    assert send_event("invoice.paid", paid, event_id="evt_inv_" + inv["id"]).json()["outcome"].startswith(
+        "already paid")
+    assert send_event("invoice.paid", paid, event_id="evt_inv_" + inv["id"]).json()["outcome"].startswith(
+        "duplicate")
+    assert p.balance == 75 and credits_of(db, inv["id"]) == 1
+    row = db.rows("SELECT status, stripe_charge, stripe_payment_intent FROM payments WHERE id = :id", id=inv["id"])
+    assert row == [("paid", charge, intent)]
+    # An unknown Stripe invoice is not this road's.
+    r = send_event("invoice.paid", {**no_metadata, "id": "in_unknown_" + secrets.token_hex(4), "amount_paid": 1})
+    assert r.json()["outcome"] == "ignored"
+    assert_ledger_sound()
+
+
+def test_void_and_pay_follow_the_invoice_state(admin, inv_admin, make_partner, send_event, db, invoice_standin,
+                                               assert_ledger_sound):
+    p = make_partner(pricePerMonth="9.99", currency="USD")
+    inv = invoice_of(inv_admin, p.name, 3)
+    stripe_id = db.scalar("SELECT stripe_invoice FROM payments WHERE id = :id", id=inv["id"])
+    r = inv_admin.post(f"/admin/invoices/{inv['id']}/void")
+    assert r.status_code == 200 and r.json()["status"] == "void", r.text
+    assert invoice_standin.invoices[stripe_id]["status"] == "void"
+    check_error(inv_admin.post(f"/admin/invoices/{inv['id']}/void"), 409, message="void")
+    check_error(inv_admin.post(f"/admin/invoices/{inv['id']}/pay", json={}), 409, message="void")
+    assert p.balance == 0 and credits_of(db, inv["id"]) == 0
+
+    # Marked paid with a reference (no body at all works too), then neither pay nor void.
+    plain = invoice_of(admin, p.name, 1, 0)
+    r = admin.post(f"/admin/invoices/{plain['id']}/pay", json={"reference": "SEPA 2026-0042"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["reference"]) == ("paid", "SEPA 2026-0042")
+    check_error(admin.post(f"/admin/invoices/{plain['id']}/void"), 409, message="already paid")
+    other = invoice_of(admin, p.name, 1)
+    r = admin.post(f"/admin/invoices/{other['id']}/pay")
+    assert r.status_code == 200 and r.json()["reference"] is None, r.text
+    assert p.balance == 60
+    history = p.get(f"/partners/{p.name}/history", params={"type": "invoice"}).json()["history"]
+    assert any("SEPA 2026-0042" in e["comment"] for e in history), history
+    assert_ledger_sound()
+
+
+def test_partners_see_their_own_invoices_and_the_operator_filters_them(admin, make_partner, assert_ledger_sound):
+    a, b = make_partner(), make_partner()
+    ia = invoice_of(admin, a.name, 1)
+    ib = invoice_of(admin, b.name, 2, 5)
+    admin.post(f"/admin/invoices/{ib['id']}/pay")
+    listed = a.get(f"/partners/{a.name}/invoices").json()
+    assert [i["id"] for i in listed["invoices"]] == [ia["id"]] and listed["total"] == 1
+    assert a.get(f"/partners/{a.name}/invoices/{ia['id']}").json() == admin.get(f"/admin/invoices/{ia['id']}").json()
+    check_error(a.get(f"/partners/{a.name}/invoices/{ib['id']}"), 404)  # b's, under a's name
+    check_error(a.get(f"/partners/{b.name}/invoices/{ib['id']}"), 403)  # another partner's name
+    check_error(a.get(f"/partners/{b.name}/invoices"), 403)
+    check_error(a.get("/admin/invoices"), 403)
+    # The operator may read a partner's own routes too.
+    assert admin.get(f"/partners/{b.name}/invoices").json()["invoices"][0]["id"] == ib["id"]
+    by_partner = admin.get("/admin/invoices", params={"partner": b.name}).json()
+    assert [i["id"] for i in by_partner["invoices"]] == [ib["id"]]
+    assert admin.get("/admin/invoices", params={"partner": b.name, "status": "open"}).json()["total"] == 0
+    paid = admin.get("/admin/invoices", params={"partner": b.name, "status": "paid", "count": 1}).json()
+    assert paid["count"] == 1 and paid["invoices"][0]["status"] == "paid"
+    check_error(admin.get("/admin/invoices", params={"partner": "nobody-" + secrets.token_hex(3)}), 404)
+    check_error(admin.get("/admin/invoices", params={"period": "2026-13"}), 422)
+    check_error(admin.get("/admin/invoices", params={"status": "late"}), 422)
+    assert_ledger_sound()
+
+
+def test_generate_bills_live_channels_once_per_partner_and_period(
+        admin, inv_admin, inv_url, operator_token, make_partner, insert_channels, clock, db, invoice_standin,
+        assert_ledger_sound):
+    now = clock.now_ms()
+    day = 86_400_000
+    billed, idle, unbilled = make_partner(), make_partner(), make_partner()
+    for p in (billed, idle):
+        assert admin.patch(f"/admin/partners/{p.name}", json={"invoiceBilling": True}).status_code == 200
+    live = insert_channels(billed, 4, created_ms=now - day, active_till_ms=now + 10 * day, name="live")
+    insert_channels(billed, 1, created_ms=now - 20 * day, active_till_ms=now - day, name="ran out")  # expired
+    insert_channels(billed, 2, created_ms=now - day, active_till_ms=now + 3 * day, mode="trial", trial_ms=now + day)
+    insert_channels(billed, 1, created_ms=now - day, active_till_ms=now, mode="dev")
+    assert billed.post(f"/channels/{live[0]['id']}/stop").status_code == 200  # stopped: still the partner's
+    assert billed.delete(f"/channels/{live[1]['id']}").status_code == 200  # deleted: not counted
+    insert_channels(idle, 3, created_ms=now - day, active_till_ms=now + day, mode="trial", trial_ms=now + day)
+    insert_channels(unbilled, 5, created_ms=now - day, active_till_ms=now + day)
+    period = "2031-0" + str(secrets.choice(range(1, 10)))
+
+    # Two runs at the same time, then a third: one invoice per partner and period.
+    start = threading.Barrier(2)
+    runs: list[httpx.Response] = []
+
+    def run() -> None:
+        with new_client(inv_url, operator_token) as c:
+            start.wait()
+            runs.append(c.post("/admin/invoices/generate", json={"period": period}))
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    runs.append(inv_admin.post("/admin/invoices/generate", json={"period": period}))
+    for r in runs:
+        assert r.status_code == 200, r.text
+        assert r.json()["period"] == period
+    created = [i for r in runs for i in r.json()["created"] if i["partner"] in (billed.name, idle.name, unbilled.name)]
+    assert len(created) == 1, created
+    inv = created[0]
+    # 3 live channels not deleted (one of them stopped) and the expired one: 4 x 30 days.
+    assert (inv["partner"], inv["channels"], inv["extraDays"], inv["days"], inv["period"], inv["status"]) == (
+        billed.name, 4, 0, 120, period, "open")
+    assert inv["total"] == "120.00" and inv["hostedInvoiceUrl"]  # 30.00 USD per 30 days by default
+    stripe_id = db.scalar("SELECT stripe_invoice FROM payments WHERE id = :id", id=inv["id"])
+    assert invoice_standin.invoices[stripe_id]["status"] == "open"
+    assert invoice_standin.invoices[stripe_id]["amount_due"] == 12000
+
+    def skipped(r: httpx.Response) -> dict[str, str]:
+        return {s["partner"]: s["reason"] for s in r.json()["skipped"]}
+    last = skipped(runs[-1])
+    assert last[billed.name] == f"already invoiced for {period}: {inv['id']} (open)"
+    assert all(skipped(r)[idle.name] == "no live channels" for r in runs)
+    assert all(unbilled.name not in skipped(r) for r in runs)
+    assert db.scalar("SELECT count(*) FROM payments WHERE period = :period AND partner_id IN (:a, :b, :c)",
+                     period=period, a=billed.id, b=idle.id, c=unbilled.id) == 1
+    # A voided Stripe copy, if the two runs raced, is never the stored one.
+    for remote in invoice_standin.invoices.values():
+        if remote["metadata"].get("partner_id") == billed.id and remote["id"] != stripe_id:
+            assert remote["status"] == "void", remote
+    listed = admin.get("/admin/invoices", params={"period": period, "partner": billed.name}).json()
+    assert [i["id"] for i in listed["invoices"]] == [inv["id"]]
+    assert billed.get(f"/partners/{billed.name}/invoices").json()["invoices"][0]["period"] == period
+    assert_ledger_sound()
+
+
+def test_the_document_shows_both_parties_escaped_and_the_total(admin, make_partner, base_url, assert_ledger_sound):
+    issuer = {"company": "Dayledger Operator GmbH", "address": "Hauptstr. 1\n10115 Berlin", "taxId": "DE123456789",
+              "email": "billing@operator.example"}
+    r = admin.put("/admin/billing-details", json=issuer)
+    assert r.status_code == 200 and r.json() == issuer, r.text
+    assert admin.get("/admin/billing-details").json() == issuer
+    p, other = make_partner(pricePerMonth="10.00", currency="EUR"), make_partner()
+    details = {"company": "<script>alert(1)</script>", "address": "1 Rue & Co\n<b>75001</b> Paris",
+               "taxId": "FR\"12'345", "email": "ap@partner.example"}
+    r = p.put(f"/partners/{p.name}/billing-details", json=details)
+    assert r.status_code == 200 and r.json() == details, r.text
+    assert p.get(f"/partners/{p.name}/billing-details").json() == details
+    inv = invoice_of(admin, p.name, 3, 4)  # 94 days x 10.00 EUR / 30 = 31.33
+    assert inv["total"] == "31.33"
+
+    r = p.get(f"/partners/{p.name}/invoices/{inv['id']}/document")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    assert "script-src" not in r.headers["content-security-policy"]
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    page = r.text
+    assert "<script" not in page.lower() and "src=" not in page and "<link" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "1 Rue &amp; Co" in page and "&lt;b&gt;75001&lt;/b&gt; Paris" in page
+    assert "FR&#34;12&#39;345" in page and "ap@partner.example" in page
+    for shown in ("Dayledger Operator GmbH", "Hauptstr. 1", "10115 Berlin", "DE123456789", "billing@operator.example",
+                  inv["id"], "31.33 EUR", "3 channels x 30 days = 90 days", "4 days", "@media print"):
+        assert shown in page, shown
+    # The two lines add up to the subtotal, rounded once: 30.00 + 1.33.
+    assert ">30.00<" in page and ">1.33<" in page
+    assert "open" in page and "(UTC)" in page
+
+    # The operator's twin, and ?token= for a browser tab.
+    assert admin.get(f"/admin/invoices/{inv['id']}/document").text == page
+    with httpx.Client(base_url=base_url) as browser:
+        r = browser.get(f"/partners/{p.name}/invoices/{inv['id']}/document", params={"token": p.token})
+        assert r.status_code == 200 and r.text == page
+        check_error(browser.get(f"/partners/{p.name}/invoices/{inv['id']}/document"), 401)
+    check_error(other.get(f"/partners/{other.name}/invoices/{inv['id']}/document"), 404)
+    check_error(other.get(f"/partners/{p.name}/invoices/{inv['id']}/document"), 403)
+    check_error(admin.get(f"/admin/invoices/inv_{'x' * 20}/document"), 404)
+    assert_ledger_sound()
+
+
+def test_billing_details_are_checked_and_bad_ones_change_nothing(admin, make_partner):
+    p = make_partner()
+    good = {"company": "Acme Ltd", "address": "1 Road\nTown", "taxId": "GB1", "email": "a@acme.example"}
+    assert p.put(f"/partners/{p.name}/billing-details", json=good).status_code == 200
+    for bad in ({"company": "x" * 201}, {"company": "Acme\x1b[2J"}, {"address": "a\rb"}, {"taxId": "t" * 65},
+                {"email": "not an email"}, {"company": 5}, {"vat": "x"}, {"company": ""}, []):
+        check_error(p.put(f"/partners/{p.name}/billing-details", json=bad), 422)
+        check_error(admin.put("/admin/billing-details", json=bad), 422)
+    assert p.get(f"/partners/{p.name}/billing-details").json() == good
+    # PUT replaces all four; unset ones are null.
+    r = p.put(f"/partners/{p.name}/billing-details", json={"company": "Acme Ltd"})
+    assert r.json() == {"company": "Acme Ltd", "address": None, "taxId": None, "email": None}
+    # Setting them needs billing rights; another partner cannot touch them.
+    t = admin.post(f"/admin/partners/{p.name}/tokens", json={"name": "ro", "scope": "read"}).json()["token"]
+    with new_client(admin.base_url, t) as ro:
+        assert ro.get(f"/partners/{p.name}/billing-details").status_code == 200
+        check_error(ro.put(f"/partners/{p.name}/billing-details", json=good), 403)
+    other = make_partner()
+    check_error(other.put(f"/partners/{p.name}/billing-details", json=good), 403)
+    check_error(p.put("/admin/billing-details", json=good), 403)
+    check_error(admin.get(f"/partners/nobody-{secrets.token_hex(3)}/billing-details"), 404)
+
+
+@pytest.mark.parametrize("body", [
+    {"channels": 0}, {"channels": -1}, {"channels": 100_001}, {"channels": "5"}, {"channels": 2.5},
+    {"channels": None}, {"channels": 1, "extraDays": -1}, {"channels": 1, "extraDays": 1_000_001},
+    {"channels": 1, "extraDays": "3"}, {"channels": 1, "note": "x"}, {},
+])
+def test_bad_invoices_are_refused_and_create_nothing(admin, make_partner, body, db):
+    p = make_partner()
+    check_error(admin.post("/admin/invoices", json={"partner": p.name, **body}), 422)
+    assert db.scalar("SELECT count(*) FROM payments WHERE partner_id = :id", id=p.id) == 0
+
+
+def test_bad_references_and_states_are_refused(admin, make_partner, db, assert_ledger_sound):
+    p = make_partner()
+    check_error(admin.post("/admin/invoices", json={"partner": "nobody-" + secrets.token_hex(3), "channels": 1}),
+                404, message="partner not found")
+    check_error(admin.post(f"/admin/invoices/inv_{'A' * 20}/pay"), 404, message="invoice not found")
+    check_error(admin.post(f"/admin/invoices/inv_{'A' * 20}/void"), 404)
+    check_error(admin.get(f"/admin/invoices/inv_{'A' * 20}"), 404)
+    check_error(admin.post("/admin/invoices/inv_short/pay"), 422)
+    for period in ("2026-13", "2026-00", "2026-1", "26-01", "", 202601):
+        check_error(admin.post("/admin/invoices/generate", json={"period": period}), 422)
+    check_error(admin.post("/admin/invoices/generate", json={}), 422)
+    inv = invoice_of(admin, p.name, 1)
+    check_error(admin.post(f"/admin/invoices/{inv['id']}/pay", json={"reference": "x" * 201}), 422)
+    check_error(admin.post(f"/admin/invoices/{inv['id']}/pay", json={"reference": "a\x00b"}), 422)
+    assert admin.get(f"/admin/invoices/{inv['id']}").json()["status"] == "open"
+    # A partner whose price is zero has nothing to invoice.
+    free = make_partner(pricePerMonth="0")
+    check_error(admin.post("/admin/invoices", json={"partner": free.name, "channels": 3}), 409,
+                message="nothing to invoice")
+    # Partners cannot invoice themselves or mark their invoices paid.
+    check_error(p.post("/admin/invoices", json={"partner": p.name, "channels": 1}), 403)
+    check_error(p.post(f"/admin/invoices/{inv['id']}/pay"), 403)
+    assert db.scalar("SELECT count(*) FROM payments WHERE partner_id IN (:a, :b)", a=p.id, b=free.id) == 1
+    assert p.balance == 0
+    assert_ledger_sound()
+
+
+def test_without_stripe_keys_an_invoice_is_still_written_and_marked_paid(admin, make_partner, db,
+                                                                        assert_ledger_sound):
+    p = make_partner(pricePerMonth="1000", currency="JPY")
+    inv = invoice_of(admin, p.name, 100_000, 1_000_000)  # the largest: 4,000,000 days
+    assert (inv["days"], inv["total"], inv["currency"], inv["hostedInvoiceUrl"]) == (
+        4_000_000, "133333333", "JPY", None)
+    assert db.scalar("SELECT stripe_invoice FROM payments WHERE id = :id", id=inv["id"]) is None
+    r = admin.post(f"/admin/invoices/{inv['id']}/pay", json={"reference": "wire"})
+    assert r.status_code == 200 and r.json()["status"] == "paid", r.text
+    assert p.balance == 4_000_000
+    assert_ledger_sound()
