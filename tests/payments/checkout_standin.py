@@ -34,6 +34,7 @@ import stripe
 from aiohttp import web
 
 SESSIONS: dict[str, dict[str, Any]] = {}
+BACKGROUND: set[asyncio.Task] = set()
 CONFIG: dict[str, Any] = {"upstream": "http://127.0.0.1:8420", "webhook_url": None, "webhook_secret": None}
 
 
@@ -142,7 +143,11 @@ async def expire_session(request: web.Request) -> web.Response:
     if s["status"] != "open":
         return error(400, f"session is {s['status']}")
     s["status"] = "expired"
-    await send_event("checkout.session.expired", public(s))
+    # Sent after answering, as Stripe does: the caller may be inside a transaction that the
+    # event's processing would wait for.
+    task = asyncio.get_running_loop().create_task(send_event("checkout.session.expired", public(s)))
+    BACKGROUND.add(task)
+    task.add_done_callback(BACKGROUND.discard)
     return web.json_response(public(s))
 
 

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from conftest import check_error, new_client
+from payments.conftest import wait_for
 
 
 def create(p, **body) -> dict:
@@ -188,8 +189,9 @@ def test_an_expired_session_marks_the_topup_expired(make_payer, stripe_env, send
     r = httpx.post(f"{stripe_env.standin_url}/v1/checkout/sessions/{session_id(t)}/expire",
                    headers={"Authorization": f"Bearer {stripe_env.secret_key}"})  # the stand-in sends the event
     assert r.status_code == 200, r.text
-    shown = p.get(f"/partners/{p.name}/topups/{t['id']}").json()
-    assert shown["status"] == "expired" and p.balance == 0
+    # The stand-in sends the event after answering, as Stripe does.
+    shown = wait_for(lambda: (x := p.get(f"/partners/{p.name}/topups/{t['id']}").json())["status"] == "expired" and x)
+    assert p.balance == 0
     expired = p.get(f"/partners/{p.name}/topups", params={"status": "expired"}).json()
     assert [x["id"] for x in expired["topups"]] == [t["id"]] and expired["total"] == 1
     assert p.get(f"/partners/{p.name}/topups/{kept['id']}").json()["status"] == "pending"

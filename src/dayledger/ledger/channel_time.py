@@ -126,7 +126,7 @@ async def _add_paid_days(session: AsyncSession, ch: Channel, days: int, comment:
     await events.emit(session, partner_id=ch.partner_id, type="channel.extended", channel_id=ch.id,
                       now_ms=op.now, payload={**event_payload(ch), "days": days})
     # A short balance (402) raised by post rolls back the channel change with everything else.
-    return await _record(session, ch, op, type=type, comment=comment, channel_days=days,
+    return await _record(session, ch, op, type=type, comment=comment, channel_days=days, days=days,
                          balance_delta=-days if balance_delta is None else balance_delta,
                          amount=amount, currency=currency, payment_id=payment_id)
 
@@ -182,6 +182,15 @@ async def claw_back_time(session: AsyncSession, ch: Channel, days: int, comment:
     await _record(session, ch, op, type="clawback", days=days, channel_days=-taken, comment=comment,
                   payment_id=payment_id)
     return taken
+
+
+async def restore_time(session: AsyncSession, ch: Channel, days: int, comment: str, op: Op, *,
+                       payment_id: str) -> Posted:
+    """Channel time a clawback took and that is owed again (a dispute won): added back like
+    an extension (from now if the channel ran out meanwhile); the balance is not touched."""
+    ch.active_till_ms = max(op.now, ch.active_till_ms) + days * DAY_MS
+    return await _record(session, ch, op, type="reinstate", days=days, channel_days=days, comment=comment,
+                         payment_id=payment_id)
 
 
 async def refund_unused(session: AsyncSession, ch: Channel, reason: str, op: Op) -> int:

@@ -67,7 +67,7 @@ CHECKS: list[tuple[str, str, str]] = [
         "   AS before_ms"
         " FROM ledger_entries e JOIN channels c ON c.id = e.channel_id"
         " WHERE e.active_till_after_ms IS NOT NULL) t "
-        f"WHERE (type IN ('extend', 'subscription') AND after_ms <> "
+        f"WHERE (type IN ('extend', 'subscription', 'reinstate') AND after_ms <> "
         f" CASE WHEN before_ms > created_ms THEN before_ms ELSE created_ms END + channel_days * {DAY_MS})"
         f" OR (type = 'refund' AND after_ms <> before_ms + channel_days * {DAY_MS})"
         " OR (type = 'expire' AND after_ms <> before_ms)",
