@@ -283,13 +283,13 @@ def test_stripe_events_found_by_the_stored_invoice_credit_once_and_mismatches_ar
     assert invoice_standin.invoices[stripe_id]["lines"][0]["description"] == "2 channels x 30 days + 15 days"
     no_metadata = {"id": stripe_id, "object": "invoice", "metadata": {}, "currency": "usd", "subscription": None}
 
-    # A subscription's invoice belongs to the subscriptions road, whatever else it says.
-    r = send_event("invoice.paid", {**no_metadata, "amount_paid": 7500, "subscription": "sub_123"})
-    assert r.json()["outcome"] == "ignored"
-    r = send_event("invoice.paid", {**no_metadata, "amount_paid": 7500, "subscription": None,
-                                    "parent": {"type": "subscription_details",
-                                               "subscription_details": {"subscription": "sub_123"}}})
-    assert r.json()["outcome"] == "ignored"
+    # A subscription's invoice belongs to the subscriptions road, whatever else it says
+    # (what that road answers for a subscription it does not know is its own business).
+    send_event("invoice.paid", {**no_metadata, "amount_paid": 7500, "subscription": "sub_" + secrets.token_hex(6)})
+    send_event("invoice.paid", {**no_metadata, "amount_paid": 7500, "subscription": None,
+                                "parent": {"type": "subscription_details",
+                                           "subscription_details": {"subscription": "sub_" + secrets.token_hex(6)}}})
+    assert db.rows("SELECT status, paid_ms, flag FROM payments WHERE id = :id", id=inv["id"]) == [("open", None, None)]
     # Too little, or another currency: flagged for the operator, nothing credited.
     r = send_event("invoice.paid", {**no_metadata, "amount_paid": 7499})
     assert r.json()["outcome"].startswith("flagged: amount 7499 but the payment needs 7500"), r.text
@@ -444,8 +444,10 @@ def test_the_document_shows_both_parties_escaped_and_the_total(admin, make_partn
     r = p.put(f"/partners/{p.name}/billing-details", json=details)
     assert r.status_code == 200 and r.json() == details, r.text
     assert p.get(f"/partners/{p.name}/billing-details").json() == details
-    inv = invoice_of(admin, p.name, 3, 4)  # 94 days x 10.00 EUR / 30 = 31.33
-    assert inv["total"] == "31.33"
+    assert admin.patch(f"/admin/partners/{p.name}", json={"discounts": [{"fromDays": 90, "percent": "10"}]}
+                       ).status_code == 200
+    inv = invoice_of(admin, p.name, 3, 4)  # 94 days x 10.00 EUR / 30 = 31.33, less 10 %: 28.20
+    assert (inv["subtotal"], inv["discount"], inv["total"]) == ("31.33", "3.13", "28.20")
 
     r = p.get(f"/partners/{p.name}/invoices/{inv['id']}/document")
     assert r.status_code == 200, r.text
@@ -458,11 +460,12 @@ def test_the_document_shows_both_parties_escaped_and_the_total(admin, make_partn
     assert "1 Rue &amp; Co" in page and "&lt;b&gt;75001&lt;/b&gt; Paris" in page
     assert "FR&#34;12&#39;345" in page and "ap@partner.example" in page
     for shown in ("Dayledger Operator GmbH", "Hauptstr. 1", "10115 Berlin", "DE123456789", "billing@operator.example",
-                  inv["id"], "31.33 EUR", "3 channels x 30 days = 90 days", "4 days", "@media print"):
+                  inv["id"], "28.20 EUR", "Discount (10 %)", "-3.13", ">31.33<", "3 channels x 30 days = 90 days",
+                  "4 days", f"Account: {p.name}", "@media print"):
         assert shown in page, shown
     # The two lines add up to the subtotal, rounded once: 30.00 + 1.33.
     assert ">30.00<" in page and ">1.33<" in page
-    assert "open" in page and "(UTC)" in page
+    assert '<span class="status open">open</span>' in page and "(UTC)" in page and "<dt>Paid</dt>" not in page
 
     # The operator's twin, and ?token= for a browser tab.
     assert admin.get(f"/admin/invoices/{inv['id']}/document").text == page
@@ -473,6 +476,11 @@ def test_the_document_shows_both_parties_escaped_and_the_total(admin, make_partn
     check_error(other.get(f"/partners/{other.name}/invoices/{inv['id']}/document"), 404)
     check_error(other.get(f"/partners/{p.name}/invoices/{inv['id']}/document"), 403)
     check_error(admin.get(f"/admin/invoices/inv_{'x' * 20}/document"), 404)
+    # Paid: the document says so.
+    assert admin.post(f"/admin/invoices/{inv['id']}/pay", json={"reference": "SEPA <42>"}).status_code == 200
+    page = p.get(f"/partners/{p.name}/invoices/{inv['id']}/document").text
+    assert '<span class="status paid">paid</span>' in page and "<dt>Paid</dt>" in page
+    assert "SEPA &lt;42&gt;" in page
     assert_ledger_sound()
 
 

@@ -10,15 +10,18 @@ import typer
 from ..config import get_settings
 from ..invoices import service
 from ..invoices.schemas import GenerateRequest, InvoiceCreate, InvoicePay, InvoiceReply, Skipped
-from .common import AS_JSON, CLI_ACTOR, emit, format_ms, progress, run
+from rich.table import Table
+from rich.text import Text
+
+from .common import AS_JSON, CLI_ACTOR, emit, format_cell, format_ms, out, progress, run
 from .partner import parse
 
 app = typer.Typer(help="Invoices by channel count.", no_args_is_help=True)
 # Tables show the times as UTC dates; --json keeps the replies' milliseconds.
-COLUMNS = ["id", "partner", "channels", "extraDays", "days", "total", "currency", "status", "period",
-           "created (UTC)"]
-SHOW_COLUMNS = COLUMNS + ["unitPrice", "subtotal", "discountPercent", "discount", "reference", "paid (UTC)",
-                          "hostedInvoiceUrl", "documentUrl"]
+COLUMNS = ["id", "partner", "channels", "extraDays", "days", "amount", "status", "period", "created (UTC)"]
+SHOW_COLUMNS = ["id", "partner", "channels", "extraDays", "days", "unitPrice", "subtotal", "discountPercent",
+                "discount", "total", "currency", "status", "period", "reference", "created (UTC)", "paid (UTC)",
+                "hostedInvoiceUrl", "documentUrl"]
 INVOICE_ID = typer.Argument(..., metavar="ID", help="The invoice id (inv_...).", show_default=False)
 
 
@@ -28,15 +31,28 @@ def shown(invoice: service.Invoice) -> dict[str, Any]:
 
 def table_row(invoice: dict[str, Any]) -> dict[str, Any]:
     paid = invoice["paidTS"]
-    return {**invoice, "created (UTC)": format_ms(invoice["createdTS"]),
+    return {**invoice, "amount": f"{invoice['total']} {invoice['currency']}",
+            "created (UTC)": format_ms(invoice["createdTS"]),
             "paid (UTC)": format_ms(paid) if paid is not None else None}
 
 
-def output(data: dict[str, Any] | list[dict[str, Any]], as_json: bool, **table: Any) -> None:
+def output(data: dict[str, Any] | list[dict[str, Any]], as_json: bool, *, columns: list[str],
+           title: str | None = None) -> None:
     if as_json:
         emit(data, True)
+    elif isinstance(data, dict):
+        emit(table_row(data), False, columns=columns, title=title)
+    elif not data:
+        out.print("(none)")
     else:
-        emit(table_row(data) if isinstance(data, dict) else [table_row(i) for i in data], False, **table)
+        # As common.emit's tables, but an id is never cut short: it is what the other
+        # commands take.
+        table = Table(title=Text(title) if title else None)
+        for col in columns:
+            table.add_column(Text(col), no_wrap=col == "id", min_width=24 if col == "id" else None)
+        for row in map(table_row, data):
+            table.add_row(*(format_cell(c, row.get(c)) for c in columns))
+        out.print(table)
 
 
 @app.command()

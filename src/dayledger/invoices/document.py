@@ -62,7 +62,8 @@ def render(invoice: Invoice, issuer: dict[str, Any], billed: dict[str, Any]) -> 
         number=p.id, status=p.status, period=p.period, reference=p.reference, currency=cur,
         issued=date(p.created_ms), due=date(p.created_ms + TERMS_DAYS * DAY_MS), paid=date(p.paid_ms),
         days=f"{p.days:,}", lines=lines(invoice), subtotal=pricing.text(p.subtotal, cur),
-        discount_percent=f"{p.discount_percent.normalize():f}", discount=pricing.text(p.discount, cur),
+        has_discount=p.discount != 0, discount_percent=f"{p.discount_percent.normalize():f}",
+        discount=pricing.text(p.discount, cur),
         total=pricing.text(p.total, cur), hosted_url=p.payment_url, issuer=_party(issuer),
         billed=_party(billed))
 
