@@ -27,6 +27,10 @@ class PaymentProviderError(DayledgerError):
     status = 502
 
 
+class NotAtStripe(PaymentProviderError):
+    """Stripe answered 404: the object named does not exist (in this account)."""
+
+
 def not_configured(what: str) -> PaymentsNotConfigured:
     return PaymentsNotConfigured(
         "payments are not configured",
@@ -58,6 +62,10 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
     except stripe.CardError:
         raise
+    except stripe.InvalidRequestError as exc:
+        error = NotAtStripe if exc.http_status == 404 else PaymentProviderError
+        raise error("the payment provider refused or did not answer", f"Stripe said: {exc.user_message or exc}") \
+            from exc
     except stripe.StripeError as exc:
         raise PaymentProviderError("the payment provider refused or did not answer",
                                    f"Stripe said: {exc.user_message or exc}") from exc
