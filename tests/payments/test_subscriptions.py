@@ -5,7 +5,9 @@ renewal extends again; one invoice's two events extend once; cancel runs to peri
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
+import httpx
 import pytest
 
 from conftest import check_error
@@ -99,6 +101,11 @@ def test_a_yearly_subscription_takes_365_days_at_the_annual_discount(make_payer,
     # The free trial ends as a switch to live ends it: a year from now, not from the trial's end.
     assert shown["mode"] == "live" and shown["activeTill"] == now + 365 * DAY
     assert p.balance == 0
+    # The period's payment shows the year's price as quoted: 365 days, less 15 %.
+    rows = db.rows("SELECT days, subtotal, discount_percent, discount, total FROM payments "
+                   "WHERE subscription_id = :s", s=sub["id"])
+    assert [tuple(str(Decimal(v).normalize()) for v in row) for row in rows] == [
+        ("365", "365", "15", "54.75", "310.25")], rows
     assert_ledger_sound()
 
 
@@ -142,3 +149,101 @@ def test_without_stripe_the_subscription_routes_say_what_to_set(make_partner, me
     r = getattr(p.client, method)(f"/channels/{cid}/subscription",
                                   **({"json": {"interval": "month"}} if method == "post" else {}))
     check_error(r, 503 if method == "post" else 404)
+
+
+def test_an_invoice_in_the_current_api_shape_pays_its_period(make_payer, send_event, db, assert_ledger_sound):
+    """Since API version 2025-03-31 an invoice names its subscription (and that
+    subscription's metadata) under ``parent.subscription_details`` and its PaymentIntent
+    under ``payments``; nothing at the top level. Found without asking Stripe (the id below
+    is unknown to it), credited once, and a refund of its PaymentIntent finds the period."""
+    p = make_payer(balance=1)
+    ch = new_channel(p)
+    sub = p.post(f"/channels/{ch['id']}/subscription", json={"interval": "month"}).json()
+    stripe_id, intent, end = "sub_current_" + sub["id"], "pi_current_" + sub["id"], int(time.time()) + 30 * 86_400
+    invoice = {"id": "in_current_" + sub["id"], "object": "invoice", "amount_paid": 3000, "currency": "usd",
+               "parent": {"type": "subscription_details", "subscription_details": {
+                   "subscription": stripe_id,
+                   "metadata": {"subscription_id": sub["id"], "channel_id": ch["id"], "partner_id": p.id}}},
+               "payments": {"data": [{"payment": {"type": "payment_intent", "payment_intent": intent}}]},
+               "lines": {"data": [{"period": {"start": end - 30 * 86_400, "end": end}}]}}
+    before = channel(p, ch["id"])["activeTill"]
+    r = send_event("invoice.paid", invoice)
+    assert r.status_code == 200 and "extended by 30 days" in r.json()["outcome"], r.text
+    assert send_event("invoice.payment_succeeded", invoice).json()["outcome"] == "already credited"
+    shown = p.get(f"/channels/{ch['id']}/subscription").json()
+    assert (shown["status"], shown["currentPeriodEnd"]) == ("active", end * 1000)
+    assert stripe_subscription(db, sub["id"]) == stripe_id
+    assert channel(p, ch["id"])["activeTill"] > before + 29 * DAY
+
+    r = send_event("charge.refunded", {"id": "ch_current_" + sub["id"], "object": "charge", "payment_intent": intent,
+                                       "amount": 3000, "amount_refunded": 3000})
+    assert r.json()["outcome"].startswith("refund: 30 days taken back"), r.text
+    assert p.balance == 1
+    assert_ledger_sound()
+
+
+def test_an_expired_checkout_ends_a_pending_subscription_and_frees_the_channel(make_payer, standin_session,
+                                                                               send_event):
+    p = make_payer()
+    ch = new_channel(p)
+    sub = p.post(f"/channels/{ch['id']}/subscription", json={"interval": "month"}).json()
+    # A Checkout page nobody pays expires after a day; Stripe says so.
+    session = {**standin_session(session_of(sub)), "status": "expired"}
+    r = send_event("checkout.session.expired", session)
+    assert r.json()["outcome"] == f"subscription {sub['id']} expired", r.text
+    assert p.get(f"/channels/{ch['id']}/subscription").json()["status"] == "expired"
+    assert send_event("checkout.session.expired", session).json()["outcome"] == "ignored: subscription is expired"
+    again = p.post(f"/channels/{ch['id']}/subscription", json={"interval": "year"})
+    assert again.status_code == 201, again.text
+
+
+@pytest.fixture
+def events_held(stripe_env, pay_url):
+    """The stand-in keeps its Checkout events to itself (Stripe's event is late)."""
+    def configure(url):
+        r = httpx.post(f"{stripe_env.standin_url}/_standin/config", json={"webhook_url": url})
+        assert r.status_code == 200, r.text
+    configure(None)
+    yield
+    configure(pay_url + "/stripe/webhook")
+
+
+def expire_in_stripe(stripe_env, session_id: str) -> None:
+    r = httpx.post(f"{stripe_env.standin_url}/v1/checkout/sessions/{session_id}/expire",
+                   headers={"Authorization": f"Bearer {stripe_env.secret_key}"})
+    assert r.status_code == 200, r.text
+
+
+def test_cancel_finds_out_what_became_of_the_checkout_when_its_event_is_late(make_payer, checkout_complete,
+                                                                            standin_session, stripe_env, events_held):
+    p = make_payer()
+    paid, lapsed = new_channel(p), new_channel(p)
+    sub = p.post(f"/channels/{paid['id']}/subscription", json={"interval": "month"}).json()
+    checkout_complete(session_of(sub))  # paid in Stripe; dayledger has not heard yet
+    r = p.delete(f"/channels/{paid['id']}/subscription")
+    assert r.status_code == 200 and r.json()["status"] == "canceling", r.text  # the started one ends at period end
+    stripe_id = standin_session(session_of(sub))["subscription"]
+    assert stripe_env.stripe.v1.subscriptions.retrieve(stripe_id).cancel_at_period_end is True
+
+    other = p.post(f"/channels/{lapsed['id']}/subscription", json={"interval": "month"}).json()
+    expire_in_stripe(stripe_env, session_of(other))  # the page expired; its event never came
+    r = p.delete(f"/channels/{lapsed['id']}/subscription")
+    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+
+
+def test_a_period_paid_before_the_checkout_event_arrives_is_found_through_stripe(make_payer, checkout_complete, db,
+                                                                                  standin_session, wait, events_held,
+                                                                                  assert_ledger_sound):
+    """localstripe's own invoice.payment_succeeded comes first: dayledger reads the Stripe
+    subscription's metadata to find whose period it is."""
+    p = make_payer(balance=4)
+    ch = new_channel(p)
+    sub = p.post(f"/channels/{ch['id']}/subscription", json={"interval": "month"}).json()
+    checkout_complete(session_of(sub))
+    before = channel(p, ch["id"])["activeTill"]
+    wait(lambda: channel(p, ch["id"])["activeTill"] >= before + 30 * DAY)
+    shown = p.get(f"/channels/{ch['id']}/subscription").json()
+    assert shown["status"] == "active" and shown["currentPeriodEnd"] is not None
+    assert stripe_subscription(db, sub["id"]) == standin_session(session_of(sub))["subscription"]
+    assert p.balance == 4
+    assert_ledger_sound()

@@ -8,6 +8,7 @@ invoice events arrives first. Events of one subscription are serialised by locki
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from ..errors import NotFound
 from ..ledger import Op
 from ..ledger.channel_time import SANDBOX_MODES, paid_period
 from ..models import Payment, Subscription
-from ..payments import repository as payments, stripe_api
+from ..payments import pricing, repository as payments, stripe_api
 from ..payments.handlers import Handler
 from ..payments.service import EventContext, amount_mismatch, flag, new_id
 from . import repository
@@ -48,15 +49,66 @@ async def completed(session: AsyncSession, obj: dict[str, Any], ctx: EventContex
     return f"subscription {sub.id} {sub.status}"
 
 
-async def _subscription_of(session: AsyncSession, stripe_id: str, ctx: EventContext) -> Subscription | None:
+async def expired(session: AsyncSession, obj: dict[str, Any], ctx: EventContext) -> str | None:
+    """The Checkout page was never paid: a pending subscription ends, freeing the channel
+    for another; one already started (an event out of order) stays as it is."""
+    sub_id = _ours(obj.get("metadata")) if obj.get("mode") == "subscription" else None
+    if sub_id is None:
+        return None
+    sub = await repository.by_id(session, sub_id)
+    if sub is None:
+        return f"ignored: no subscription {sub_id}"
+    if sub.status != "pending":
+        return f"ignored: subscription is {sub.status}"
+    sub.status = "expired"
+    sub.updated_ms = ctx.now_ms
+    return f"subscription {sub.id} expired"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id(value: Any) -> str | None:
+    """A Stripe reference that may come as an id or as an expanded object."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _details(invoice: dict[str, Any]) -> dict[str, Any]:
+    # Since API version 2025-03-31 an invoice names its subscription (and that
+    # subscription's metadata) here; older versions at the top level.
+    return _dict(_dict(invoice.get("parent")).get("subscription_details"))
+
+
+def _stripe_subscription(invoice: dict[str, Any]) -> str | None:
+    return _id(invoice.get("subscription")) or _id(_details(invoice).get("subscription"))
+
+
+def _payment_ids(invoice: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(charge, PaymentIntent) that paid the invoice: on it in older API versions, under
+    ``payments`` in newer ones. Refunds and disputes find the period by them."""
+    charge, intent = _id(invoice.get("charge")), _id(invoice.get("payment_intent"))
+    for item in _dict(invoice.get("payments")).get("data") or []:
+        paid = _dict(_dict(item).get("payment"))
+        charge = charge or _id(paid.get("charge"))
+        intent = intent or _id(paid.get("payment_intent"))
+    return charge, intent
+
+
+async def _subscription_of(session: AsyncSession, stripe_id: str, invoice: dict[str, Any],
+                           ctx: EventContext) -> Subscription | None:
     """Ours, locked: by the Stripe id, or -- when an invoice arrives before the Checkout
-    completion -- by the subscription's metadata, read from Stripe."""
+    completion -- by the subscription's metadata (on the invoice, else read from Stripe)."""
     sub = await repository.by_stripe_id(session, stripe_id)
     if sub is not None:
         return sub
-    client = stripe_api.client(ctx.settings)
-    remote = await stripe_api.call(client.v1.subscriptions.retrieve, stripe_id)
-    sub_id = _ours(remote.get("metadata") if hasattr(remote, "get") else None)
+    sub_id = _ours(_details(invoice).get("metadata"))
+    if sub_id is None:
+        client = stripe_api.client(ctx.settings)
+        remote = await stripe_api.call(client.v1.subscriptions.retrieve, stripe_id)
+        sub_id = _ours(remote.to_dict().get("metadata"))
     if sub_id is None:
         return None
     sub = await repository.by_id(session, sub_id)
@@ -74,11 +126,11 @@ def _period_end_ms(invoice: dict[str, Any]) -> int | None:
 
 
 async def invoice_paid(session: AsyncSession, obj: dict[str, Any], ctx: EventContext) -> str | None:
-    stripe_id = obj.get("subscription")
-    invoice_id = obj.get("id")
-    if not isinstance(stripe_id, str) or not stripe_id or not isinstance(invoice_id, str):
+    stripe_id = _stripe_subscription(obj)
+    invoice_id = _id(obj.get("id"))
+    if stripe_id is None or invoice_id is None:
         return None  # not a subscription's invoice: the invoices road's
-    sub = await _subscription_of(session, stripe_id, ctx)
+    sub = await _subscription_of(session, stripe_id, obj, ctx)
     if sub is None:
         return "ignored: not a channel subscription"
     payment = await payments.payment_for_update(session, stripe_invoice=invoice_id)
@@ -99,14 +151,16 @@ async def invoice_paid(session: AsyncSession, obj: dict[str, Any], ctx: EventCon
 
 
 def _period(sub: Subscription, invoice_id: str, obj: dict[str, Any], ctx: EventContext) -> Payment:
-    charge, intent = obj.get("charge"), obj.get("payment_intent")
+    charge, intent = _payment_ids(obj)
+    # The subscription keeps its price per 30 days, percent and total; its subtotal and
+    # discount follow from them (as quoted when it started, unless that price had more digits).
+    q = pricing.quote(sub.days_per_period, sub.unit_price, sub.currency, percent=sub.discount_percent)
+    subtotal, discount = (q.subtotal, q.discount) if q.total == sub.total else (sub.total, Decimal(0))
     return Payment(
         id=new_id("subscription"), partner_id=sub.partner_id, kind="subscription", source="stripe", status="pending",
         days=sub.days_per_period, channel_id=sub.channel_id, subscription_id=sub.id, unit_price=sub.unit_price,
-        subtotal=sub.total, discount_percent=sub.discount_percent, discount=0, total=sub.total,
-        currency=sub.currency, stripe_invoice=invoice_id,
-        stripe_charge=charge if isinstance(charge, str) else None,
-        stripe_payment_intent=intent if isinstance(intent, str) else None,
+        subtotal=subtotal, discount_percent=sub.discount_percent, discount=discount, total=sub.total,
+        currency=sub.currency, stripe_invoice=invoice_id, stripe_charge=charge, stripe_payment_intent=intent,
         clawed_days=0, disputed_days=0, created_ms=ctx.now_ms, updated_ms=ctx.now_ms)
 
 
@@ -160,6 +214,7 @@ async def deleted(session: AsyncSession, obj: dict[str, Any], ctx: EventContext)
 
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": completed,
+    "checkout.session.expired": expired,
     "invoice.paid": invoice_paid,
     "invoice.payment_succeeded": invoice_paid,
     "customer.subscription.updated": updated,

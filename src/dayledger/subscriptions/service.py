@@ -97,15 +97,29 @@ async def cancel(session: AsyncSession, partner_id: str, channel_id: str, settin
     if sub.status == "canceling":
         raise Conflict("already canceling", f"subscription {sub.id} ends at the end of its paid period")
     client = stripe_api.client(settings)
-    if sub.status == "pending":
-        if sub.stripe_checkout_session:
-            await stripe_api.call(client.v1.checkout.sessions.expire, sub.stripe_checkout_session)
-        sub.status = "canceled"
-    else:
-        assert sub.stripe_subscription
+    if sub.status == "pending" and sub.stripe_checkout_session:
+        await _end_checkout(client, sub)
+    if sub.stripe_subscription:
         await stripe_api.call(client.v1.subscriptions.update, sub.stripe_subscription,
                               params={"cancel_at_period_end": True})
         sub.status = "canceling"
+    else:
+        sub.status = "canceled"
     sub.updated_ms = now_ms
     await session.flush()
     return sub
+
+
+async def _end_checkout(client: Any, sub: Subscription) -> None:
+    """A pending subscription's Checkout page, asked what became of it (its event may be
+    late or lost): still open, it is expired so nobody can pay it any more; paid, the
+    Stripe subscription it started is remembered, to be canceled at period end; expired,
+    nothing is left to do."""
+    checkout = await stripe_api.call(client.v1.checkout.sessions.retrieve, sub.stripe_checkout_session)
+    if checkout.status == "open":
+        await stripe_api.call(client.v1.checkout.sessions.expire, sub.stripe_checkout_session)
+        return
+    started = checkout.to_dict().get("subscription")
+    started = started.get("id") if isinstance(started, dict) else started
+    if checkout.status == "complete" and isinstance(started, str) and started:
+        sub.stripe_subscription = started
