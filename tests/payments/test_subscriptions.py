@@ -247,3 +247,13 @@ def test_a_period_paid_before_the_checkout_event_arrives_is_found_through_stripe
     assert stripe_subscription(db, sub["id"]) == standin_session(session_of(sub))["subscription"]
     assert p.balance == 4
     assert_ledger_sound()
+
+
+def test_invoices_of_subscriptions_that_are_not_ours_are_acknowledged(send_event, db):
+    """A subscription Stripe does not know (404) or one without our metadata: nothing to
+    credit, and Stripe is not asked to retry forever."""
+    before = db.scalar("SELECT count(*) FROM payments WHERE kind = 'subscription'")
+    r = send_event("invoice.paid", {"id": "in_elsewhere", "object": "invoice", "subscription": "sub_nowhere",
+                                    "amount_paid": 3000, "currency": "usd"})
+    assert r.status_code == 200 and r.json()["outcome"] == "ignored: not a channel subscription", r.text
+    assert db.scalar("SELECT count(*) FROM payments WHERE kind = 'subscription'") == before

@@ -107,7 +107,10 @@ async def _subscription_of(session: AsyncSession, stripe_id: str, invoice: dict[
     sub_id = _ours(_details(invoice).get("metadata"))
     if sub_id is None:
         client = stripe_api.client(ctx.settings)
-        remote = await stripe_api.call(client.v1.subscriptions.retrieve, stripe_id)
+        try:
+            remote = await stripe_api.call(client.v1.subscriptions.retrieve, stripe_id)
+        except stripe_api.NotAtStripe:
+            return None  # not in this Stripe account: nobody's here (Stripe must not retry forever)
         sub_id = _ours(remote.to_dict().get("metadata"))
     if sub_id is None:
         return None
