@@ -257,3 +257,21 @@ def test_invoices_of_subscriptions_that_are_not_ours_are_acknowledged(send_event
                                     "amount_paid": 3000, "currency": "usd"})
     assert r.status_code == 200 and r.json()["outcome"] == "ignored: not a channel subscription", r.text
     assert db.scalar("SELECT count(*) FROM payments WHERE kind = 'subscription'") == before
+
+
+def test_deleting_a_subscribed_channel_ends_its_stripe_subscription(make_payer, checkout_complete, stripe_env, db,
+                                                                    run_worker, wait, assert_ledger_sound):
+    p = make_payer()
+    ch = new_channel(p)
+    sub = p.post(f"/channels/{ch['id']}/subscription", json={"interval": "month"}).json()
+    checkout_complete(session_of(sub))
+    wait(lambda: channel(p, ch["id"])["mode"] == "live")
+    stripe_id = stripe_subscription(db, sub["id"])
+    assert run_worker()["subscriptions_ended"] == 0  # a running channel keeps its subscription
+    r = p.delete(f"/channels/{ch['id']}")
+    assert r.status_code == 200, r.text
+    assert run_worker()["subscriptions_ended"] == 1
+    assert stripe_env.stripe.v1.subscriptions.retrieve(stripe_id).status == "canceled"
+    assert db.scalar("SELECT status FROM subscriptions WHERE id = :i", i=sub["id"]) == "canceled"
+    assert run_worker()["subscriptions_ended"] == 0
+    assert_ledger_sound()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Subscription
+from ..ledger.channel_time import SANDBOX_MODES
+from ..models import Channel, Subscription
 
 OPEN = ("pending", "active", "canceling")
 
@@ -29,3 +30,13 @@ async def by_id(session: AsyncSession, subscription_id: str) -> Subscription | N
 async def by_stripe_id(session: AsyncSession, stripe_id: str) -> Subscription | None:
     stmt = select(Subscription).where(Subscription.stripe_subscription == stripe_id).with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def orphaned(session: AsyncSession, limit: int) -> list[Subscription]:
+    """Running subscriptions whose channel was deleted or became a sandbox since: Stripe
+    would charge for periods no channel can take."""
+    stmt = (select(Subscription).join(Channel, Channel.id == Subscription.channel_id)
+            .where(Subscription.status == "active", Subscription.stripe_subscription.is_not(None),
+                   (Channel.deleted_ms.is_not(None)) | (Channel.mode.in_(SANDBOX_MODES)))
+            .order_by(Subscription.id).limit(limit))
+    return list((await session.execute(stmt)).scalars().all())
