@@ -255,3 +255,234 @@ def test_a_rule_may_name_its_card_and_removing_a_card_detaches_it(
                 409, message="save a card")
     assert rule_of(p) == shown
     assert_ledger_sound()
+
+
+def ready(p, checkout_complete, *, below: int = 10, buy: int = 30, card: str = GOOD_CARD) -> dict:
+    """A partner with a saved card and an armed rule; the card."""
+    saved = save_card(p, checkout_complete, card)
+    set_rule(p, belowDays=below, buyDays=buy)
+    return saved
+
+
+def test_concurrent_workers_charge_each_crossing_once(make_payer, checkout_complete, stripe_env, pay_settings, clock,
+                                                      db, wait, assert_ledger_sound):
+    payers = [make_payer(currency="USD", pricePerMonth="30", balance=2) for _ in range(4)]
+    for p in payers:
+        ready(p, checkout_complete)
+    start = threading.Barrier(3)
+
+    def work(_):
+        start.wait()
+        return run_worker_with(pay_settings, clock)[CHARGED]
+    with ThreadPoolExecutor(3) as pool:
+        charged = list(pool.map(work, range(3)))
+    assert sum(charged) == 4, charged  # each rule taken by exactly one worker
+    for p in payers:
+        intents = intents_of(stripe_env, customer_of(db, p))
+        assert len(intents) == 1, (p.name, intents)
+        wait(lambda p=p: p.balance == 32)
+        assert [t["status"] for t in topups_of(p)] == ["paid"]
+    assert_ledger_sound()
+
+
+def test_bad_requests_change_nothing(make_payer, make_partner, pay_admin, pay_url, checkout_complete, stripe_env,
+                                     assert_ledger_sound):
+    # The server without Stripe keys says what to set; reading works.
+    q = make_partner(currency="USD", pricePerMonth="30")
+    check_error(q.post(f"/partners/{q.name}/payment-methods"), 503, message="DAYLEDGER_STRIPE_SECRET_KEY")
+    check_error(q.put(f"/partners/{q.name}/autorecharge", json={"belowDays": 5, "buyDays": 30, "enabled": True}),
+                503, message="DAYLEDGER_STRIPE_SECRET_KEY")
+    check_error(q.delete(f"/partners/{q.name}/payment-methods/pm_{'A' * 14}"), 503)
+    assert q.get(f"/partners/{q.name}/payment-methods").json() == {"paymentMethods": []}
+    check_error(q.get(f"/partners/{q.name}/autorecharge"), 404)
+    check_error(q.delete(f"/partners/{q.name}/autorecharge"), 404)
+
+    p = make_payer(currency="USD", pricePerMonth="30", balance=40)
+    check_error(p.put(f"/partners/{p.name}/autorecharge", json={"belowDays": 5, "buyDays": 30, "enabled": True}),
+                409, message="save a card")
+    check_error(p.get(f"/partners/{p.name}/autorecharge"), 404)
+    mine = save_card(p, checkout_complete)
+    rule = set_rule(p, belowDays=5, buyDays=30)
+    for body in ({}, {"belowDays": 5, "buyDays": 30}, {"belowDays": 0, "buyDays": 30, "enabled": True},
+                 {"belowDays": 5, "buyDays": 0, "enabled": True}, {"belowDays": 5, "buyDays": 1_000_001, "enabled": True},
+                 {"belowDays": 1_000_001, "buyDays": 5, "enabled": True}, {"belowDays": -1, "buyDays": 5, "enabled": True},
+                 {"belowDays": "5", "buyDays": 30, "enabled": True}, {"belowDays": 5.0, "buyDays": 30, "enabled": True},
+                 {"belowDays": 5, "buyDays": 30, "enabled": "yes"}, {"belowDays": 5, "buyDays": 30, "enabled": 1},
+                 {"belowDays": 5, "buyDays": 30, "enabled": True, "extra": 1},
+                 {"belowDays": 5, "buyDays": 30, "enabled": True, "paymentMethodId": "card_123"},
+                 {"belowDays": None, "buyDays": 30, "enabled": True}, [1, 2]):
+        check_error(p.put(f"/partners/{p.name}/autorecharge", json=body), 422)
+    check_error(p.put(f"/partners/{p.name}/autorecharge", content=b"{", headers={"Content-Type": "application/json"}),
+                422)
+    check_error(p.delete(f"/partners/{p.name}/payment-methods/not-a-card"), 422)
+    assert rule_of(p) == rule
+
+    # Another partner's card is not found through one's own account; another's account is refused.
+    other = make_payer(currency="USD", pricePerMonth="30")
+    theirs = save_card(other, checkout_complete)
+    check_error(p.delete(f"/partners/{p.name}/payment-methods/{theirs['id']}"), 404)
+    check_error(p.put(f"/partners/{p.name}/autorecharge",
+                      json={"belowDays": 5, "buyDays": 30, "enabled": True, "paymentMethodId": theirs["id"]}), 404)
+    check_error(p.delete(f"/partners/{p.name}/payment-methods/pm_{'Z' * 14}"), 404)
+    for call in (lambda: p.get(f"/partners/{other.name}/payment-methods"),
+                 lambda: p.post(f"/partners/{other.name}/payment-methods"),
+                 lambda: p.delete(f"/partners/{other.name}/payment-methods/{theirs['id']}"),
+                 lambda: p.get(f"/partners/{other.name}/autorecharge"),
+                 lambda: p.put(f"/partners/{other.name}/autorecharge",
+                               json={"belowDays": 5, "buyDays": 30, "enabled": True}),
+                 lambda: p.delete(f"/partners/{other.name}/autorecharge")):
+        check_error(call(), 403)
+    assert [c["id"] for c in other.get(f"/partners/{other.name}/payment-methods").json()["paymentMethods"]] == \
+        [theirs["id"]]
+    assert stripe_env.stripe.v1.payment_methods.retrieve(theirs["id"]).customer is not None
+    assert rule_of(p) == rule and [c["id"] for c in p.get(f"/partners/{p.name}/payment-methods").json()[
+        "paymentMethods"]] == [mine["id"]]
+
+    # A read token reads but changes nothing; the operator acts for any partner.
+    token = pay_admin.post(f"/admin/partners/{p.name}/tokens", json={"name": "ro", "scope": "read"}).json()["token"]
+    with new_client(pay_url, token) as ro:
+        assert ro.get(f"/partners/{p.name}/autorecharge").json() == rule
+        assert ro.get(f"/partners/{p.name}/payment-methods").status_code == 200
+        check_error(ro.put(f"/partners/{p.name}/autorecharge", json={"belowDays": 7, "buyDays": 30, "enabled": True}),
+                    403)
+        check_error(ro.post(f"/partners/{p.name}/payment-methods"), 403)
+        check_error(ro.delete(f"/partners/{p.name}/payment-methods/{mine['id']}"), 403)
+        check_error(ro.delete(f"/partners/{p.name}/autorecharge"), 403)
+    by_operator = pay_admin.put(f"/partners/{p.name}/autorecharge",
+                                json={"belowDays": 7, "buyDays": 60, "enabled": False})
+    assert by_operator.status_code == 200 and by_operator.json()["buyDays"] == 60, by_operator.text
+    assert pay_admin.get(f"/partners/{p.name}/autorecharge").json() == rule_of(p)
+    check_error(pay_admin.get("/partners/nobody-here/autorecharge"), 404)
+
+    # Days that cost nothing cannot be bought.
+    free = make_payer(currency="USD", pricePerMonth="0")
+    save_card(free, checkout_complete)
+    check_error(free.put(f"/partners/{free.name}/autorecharge", json={"belowDays": 5, "buyDays": 30, "enabled": True}),
+                409, message="cost nothing")
+    check_error(free.get(f"/partners/{free.name}/autorecharge"), 404)
+
+    # Removing the rule answers it once.
+    removed = p.delete(f"/partners/{p.name}/autorecharge")
+    assert removed.status_code == 200 and removed.json()["buyDays"] == 60, removed.text
+    check_error(p.get(f"/partners/{p.name}/autorecharge"), 404)
+    check_error(p.delete(f"/partners/{p.name}/autorecharge"), 404)
+    assert_ledger_sound()
+
+
+def test_a_disabled_rule_charges_nothing(make_payer, checkout_complete, stripe_env, run_worker, db,
+                                         assert_ledger_sound):
+    p = make_payer(currency="USD", pricePerMonth="30", balance=1)
+    save_card(p, checkout_complete)
+    assert set_rule(p, belowDays=10, buyDays=30, enabled=False)["enabled"] is False
+    assert run_worker()[CHARGED] == 0 and intents_of(stripe_env, customer_of(db, p)) == []
+    assert rule_of(p)["armed"] is True and topups_of(p) == [] and p.balance == 1
+    assert_ledger_sound()
+
+
+def unreachable(pay_settings):
+    """The pay settings, but Stripe does not answer (nothing listens at its address)."""
+    return pay_settings.model_copy(update={"stripe_api_base": f"http://127.0.0.1:{free_port()}"})
+
+
+def test_a_charge_stripe_did_not_answer_is_asked_again_later_and_made_once(
+        make_payer, checkout_complete, stripe_env, pay_settings, run_worker, clock, db, wait, assert_ledger_sound):
+    p = make_payer(currency="JPY", pricePerMonth="3000", balance=4)
+    ready(p, checkout_complete, buy=45)
+    customer = customer_of(db, p)
+    assert run_worker_with(unreachable(pay_settings), clock)[CHARGED] == 1
+    [topup] = topups_of(p)
+    assert topup["status"] == "pending" and topup["total"] == "4500" and topup["currency"] == "JPY"
+    assert intents_of(stripe_env, customer) == [] and rule_of(p)["lastFailure"] is None
+    # In flight: neither the next round nor the rule charges again before the lease runs out.
+    clock.advance(seconds=60)
+    assert run_worker()[CHARGED] == 0 and intents_of(stripe_env, customer) == []
+    clock.advance(seconds=600)
+    assert run_worker()[CHARGED] == 1
+    [pi] = intents_of(stripe_env, customer)
+    assert pi.metadata["topup_id"] == topup["id"] and (pi.amount, pi.currency) == (4500, "jpy")
+    wait(lambda: p.balance == 49)
+    assert [t["status"] for t in topups_of(p)] == ["paid"]
+    clock.advance(seconds=3600)
+    assert run_worker()[CHARGED] == 0 and len(intents_of(stripe_env, customer)) == 1
+    assert_ledger_sound()
+
+
+def test_a_lost_event_is_settled_from_the_payment_intent(make_payer, checkout_complete, stripe_env, pay_url,
+                                                         run_worker, clock, db, assert_ledger_sound):
+    p = make_payer(currency="EUR", pricePerMonth="30", balance=0)
+    ready(p, checkout_complete, below=1, buy=30)
+    hooks = f"{stripe_env.localstripe_url}/_config/webhooks/dayledger"
+    lost = httpx.post(hooks, data={"url": f"http://127.0.0.1:{free_port()}/stripe/webhook",
+                                   "secret": stripe_env.webhook_secret})
+    assert lost.status_code == 200, lost.text
+    try:
+        assert run_worker()[CHARGED] == 1
+        [topup] = topups_of(p)
+        time.sleep(2)  # localstripe sent payment_intent.succeeded into the void
+        assert p.balance == 0
+        assert db.scalar("SELECT status FROM payments WHERE id = :t", t=topup["id"]) == "pending"
+        intent = db.scalar("SELECT stripe_payment_intent FROM payments WHERE id = :t", t=topup["id"])
+        assert intent and stripe_env.stripe.v1.payment_intents.retrieve(intent).status == "succeeded"
+        clock.advance(seconds=601)
+        assert run_worker()[CHARGED] == 1  # the stale top-up, looked up, not charged again
+        assert p.balance == 30 and [t["status"] for t in topups_of(p)] == ["paid"]
+        assert len(intents_of(stripe_env, customer_of(db, p))) == 1
+        entry = db.rows("SELECT type, days, actor_type, actor_id FROM ledger_entries WHERE payment_id = :t",
+                        t=topup["id"])
+        assert entry == [("topup", 30, "stripe", intent)]
+    finally:
+        restored = httpx.post(hooks, data={"url": pay_url + "/stripe/webhook", "secret": stripe_env.webhook_secret})
+        assert restored.status_code == 200, restored.text
+    assert_ledger_sound()
+
+
+def test_events_that_are_not_an_autorecharges_are_left_alone_and_mismatches_are_flagged(
+        make_payer, checkout_complete, send_event, pay_settings, run_worker, clock, db, assert_ledger_sound):
+    p = make_payer(currency="USD", pricePerMonth="30", balance=0)
+    ready(p, checkout_complete, below=1, buy=30)
+
+    # A Checkout top-up's PaymentIntent carries topup_id too: the top-ups road's, not credited here.
+    checkout = p.post(f"/partners/{p.name}/topups", json={"days": 30}).json()
+    pi = {"id": "pi_test_checkout", "object": "payment_intent", "amount": 3000, "amount_received": 3000,
+          "currency": "usd", "status": "succeeded", "metadata": {"topup_id": checkout["id"], "partner_id": p.id}}
+    assert send_event("payment_intent.succeeded", pi).json()["outcome"] == "ignored"
+    assert send_event("payment_intent.payment_failed", pi).json()["outcome"] == "ignored"
+    assert send_event("payment_intent.succeeded", {**pi, "metadata": {}}).json()["outcome"] == "ignored"
+    nobody = {**pi, "metadata": {"topup_id": "top_" + "N" * 20, "purpose": "autorecharge"}}
+    assert send_event("payment_intent.succeeded", nobody).json()["outcome"] == f"ignored: no auto-recharge top-up " \
+                                                                             f"top_{'N' * 20}"
+    # Setup sessions that are not a card saved for this partner's customer.
+    setup = {"id": "cs_test_x", "object": "checkout.session", "mode": "setup", "setup_intent": "seti_x",
+             "customer": customer_of(db, p), "metadata": {"partner_id": p.id, "purpose": "save_card"}}
+    assert send_event("checkout.session.completed", {**setup, "metadata": {}}).json()["outcome"] == "ignored"
+    assert send_event("checkout.session.completed", {**setup, "metadata": {"partner_id": "prt_nobody",
+                                                                           "purpose": "save_card"}}
+                      ).json()["outcome"] == "ignored: no partner 'prt_nobody'"
+    assert send_event("checkout.session.completed", {**setup, "customer": "cus_someone_else"}).json()["outcome"] == \
+        "ignored: the session is not for the partner's Stripe customer"
+    assert len(p.get(f"/partners/{p.name}/payment-methods").json()["paymentMethods"]) == 1
+    assert p.get(f"/partners/{p.name}/topups/{checkout['id']}").json()["status"] == "pending" and p.balance == 0
+
+    # An auto-recharge top-up whose charge Stripe did not answer yet: an event with the wrong
+    # amount or currency is flagged and credits nothing; the right one credits once.
+    assert run_worker_with(unreachable(pay_settings), clock)[CHARGED] == 1
+    [topup] = [t for t in topups_of(p) if t["source"] == "autorecharge"]
+    ours = {**pi, "id": "pi_test_ours", "metadata": {"topup_id": topup["id"], "purpose": "autorecharge"}}
+    bad = send_event("payment_intent.succeeded", {**ours, "amount_received": 2999}).json()["outcome"]
+    assert bad.startswith("flagged: amount 2999 but the payment needs 3000"), bad
+    bad = send_event("payment_intent.succeeded", {**ours, "currency": "eur"}).json()["outcome"]
+    assert bad.startswith("flagged: currency 'eur'"), bad
+    assert p.balance == 0 and credits_of(db, topup["id"]) == []
+    assert send_event("payment_intent.succeeded", ours).json()["outcome"] == "credited 30 days"
+    assert send_event("payment_intent.succeeded", ours).json()["outcome"] == "already credited"
+    other = send_event("payment_intent.succeeded", {**ours, "id": "pi_test_other"}).json()["outcome"]
+    assert other.startswith("flagged: payment intent 'pi_test_other' is not this top-up's"), other
+    assert p.balance == 30 and credits_of(db, topup["id"]) == [("topup", 30)]
+    shown = rule_of(p)
+    assert shown["lastPaymentId"] == topup["id"] and shown["lastFailure"] is None
+    # A failure reported after the payment succeeded changes nothing.
+    late = send_event("payment_intent.payment_failed", {**ours, "status": "requires_payment_method"})
+    assert late.json()["outcome"] == "ignored: top-up is paid"
+    clock.advance(seconds=3600)
+    assert run_worker()[CHARGED] == 0  # paid: not stale, nothing to ask again
+    assert_ledger_sound()
