@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 
 from conftest import check_error, free_port, new_client
 from dayledger.context import Services
