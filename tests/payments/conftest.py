@@ -2,8 +2,9 @@
 in front of it, started as real processes; a second dayledger server on the test database
 configured with Stripe; signed events.
 
-localstripe has no Checkout Sessions: tests/payments/checkout_standin.py serves that one
-API (a local stand-in, named as such) and forwards the rest to localstripe."""
+localstripe has no Checkout Sessions and no invoices sent to the customer:
+tests/payments/checkout_standin.py serves those APIs (a local stand-in, named as such) and
+forwards the rest to localstripe."""
 
 from __future__ import annotations
 
@@ -183,6 +184,30 @@ def standin_session(stripe_env) -> Callable[[str], dict]:
         assert r.status_code == 200, r.text
         return r.json()
     return get
+
+
+@pytest.fixture(scope="session")
+def standin_invoice(stripe_env) -> Callable[[str], dict]:
+    """The stand-in's copy of a Stripe invoice it issued (created, finalized, paid, voided)."""
+    def get(invoice_id: str) -> dict:
+        r = httpx.get(f"{stripe_env.standin_url}/v1/invoices/{invoice_id}",
+                      headers={"Authorization": f"Bearer {stripe_env.secret_key}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+    return get
+
+
+@pytest.fixture(scope="session")
+def invoice_pay_hosted(stripe_env, pay_server) -> Callable[..., dict]:
+    """Pay a Stripe invoice on the stand-in's hosted page (the card charged in localstripe);
+    its signed invoice.paid and invoice.payment_succeeded have reached the pay server when
+    this returns."""
+    def pay(invoice_stripe_id: str, card: str = "4242424242424242", expect: int = 200) -> dict:
+        r = httpx.post(f"{stripe_env.standin_url}/_standin/invoices/{invoice_stripe_id}/pay-hosted",
+                       json={"card": card}, timeout=30)
+        assert r.status_code == expect, r.text
+        return r.json()
+    return pay
 
 
 @pytest.fixture
