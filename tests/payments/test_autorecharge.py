@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from sqlalchemy import text
 
 from conftest import check_error, free_port, new_client
 from dayledger.context import Services
@@ -86,6 +87,12 @@ def run_worker_with(settings, clock) -> dict[str, int]:
         finally:
             await db.dispose()
     return asyncio.run(main())
+
+
+async def _insert_card(session, pm_id: str, partner_id: str, created_ms: int) -> None:
+    """A saved card as if stored earlier (one Stripe does not know)."""
+    await session.execute(text("INSERT INTO payment_methods (id, partner_id, brand, last4, created_ms) "
+                               "VALUES (:id, :p, 'visa', '0000', :t)"), {"id": pm_id, "p": partner_id, "t": created_ms})
 
 
 def test_a_saved_card_is_charged_once_per_crossing_and_the_webhook_credits_once(
@@ -243,6 +250,14 @@ def test_a_rule_may_name_its_card_and_removing_a_card_detaches_it(
     cards = p.get(f"/partners/{p.name}/payment-methods").json()["paymentMethods"]
     assert [(c["id"], c["default"]) for c in cards] == [(second["id"], True)]
     check_error(p.delete(f"/partners/{p.name}/payment-methods/{first['id']}"), 404)
+
+    # A card Stripe no longer has (removed in its dashboard) is forgotten all the same.
+    gone = "pm_" + secrets.token_hex(8)
+    db.run(_insert_card, gone, p.id, clock.now_ms() - 1)
+    assert [c["id"] for c in p.get(f"/partners/{p.name}/payment-methods").json()["paymentMethods"]] == \
+        [second["id"], gone]
+    r = p.delete(f"/partners/{p.name}/payment-methods/{gone}")
+    assert r.status_code == 200 and r.json()["id"] == gone, r.text
 
     # With no card left, a due rule records why it could not charge (once), and charges nothing.
     assert p.delete(f"/partners/{p.name}/payment-methods/{second['id']}").status_code == 200
@@ -421,6 +436,22 @@ def test_a_charge_stripe_did_not_answer_is_asked_again_later_and_made_once(
     clock.advance(seconds=3600)
     run_worker()
     assert len(intents_of(stripe_env, customer)) == 1
+    assert_ledger_sound()
+
+
+def test_a_charge_never_answered_within_stripes_key_window_is_not_asked_again(
+        make_payer, checkout_complete, stripe_env, pay_settings, run_worker, clock, db, assert_ledger_sound):
+    p = make_payer(currency="USD", pricePerMonth="30", balance=0)
+    ready(p, checkout_complete, below=1, buy=30)
+    run_worker_with(unreachable(pay_settings), clock)
+    [topup] = topups_of(p)
+    assert topup["status"] == "pending"
+    # A day later Stripe may have forgotten the idempotency key: failed, not charged a second time.
+    clock.advance(days=1)
+    run_worker()
+    [failed] = topups_of(p)
+    assert failed["status"] == "failed" and intents_of(stripe_env, customer_of(db, p)) == []
+    assert rule_of(p)["lastFailure"]["code"] == "not_charged" and p.balance == 0
     assert_ledger_sound()
 
 

@@ -143,6 +143,9 @@ async def ask_stripe(settings: Settings, c: Charge, now_ms: int) -> Answer:
     try:
         if c.intent is not None:
             return Answer(intent=(await stripe_api.call(client.v1.payment_intents.retrieve, c.intent)).to_dict())
+        if now_ms - c.created_ms > GIVE_UP_MS:
+            # Stripe may have forgotten the key: asking again could make a second charge.
+            return Answer(failure=failure("not_charged", "Stripe's answer to the charge was never recorded", now_ms))
         if c.payment_method is None or c.customer is None:
             return Answer(failure=failure("no_card", "no saved card to charge", now_ms))
         params: Any = {

@@ -5,9 +5,9 @@ Nothing here moves days, and nothing commits."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
+import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth.service import Principal
@@ -75,16 +75,27 @@ async def remove_card(session: AsyncSession, partner: Partner, pm_id: str, setti
     pm = await repository.card(session, partner.id, pm_id)
     if pm is None:
         raise NotFound("card not found", f"partner '{partner.name}' has no saved card '{pm_id}'")
-    client = stripe_api.client(settings)
-    # Already gone in Stripe (removed in its dashboard): forgetting it here is all that is left.
-    with contextlib.suppress(stripe_api.NotAtStripe):
-        await stripe_api.call(client.v1.payment_methods.detach, pm_id)
+    await _detach(stripe_api.client(settings), pm_id)
     rule = await repository.rule(session, partner.id, for_update=True)
     if rule is not None and rule.payment_method_id == pm_id:
         rule.payment_method_id = None
     await session.delete(pm)
     await session.flush()
     return pm
+
+
+async def _detach(client: stripe.StripeClient, pm_id: str) -> None:
+    """Detach the card from its customer in Stripe. A card Stripe no longer has, or one
+    already detached (in Stripe's dashboard, or by this request's first attempt when the
+    transaction is retried), only needs forgetting here."""
+    try:
+        await stripe_api.call(client.v1.payment_methods.detach, pm_id)
+    except stripe_api.NotAtStripe:
+        return
+    except stripe_api.PaymentProviderError:
+        pm = await stripe_api.call(client.v1.payment_methods.retrieve, pm_id)
+        if pm.to_dict().get("customer") is not None:
+            raise
 
 
 async def save_card(session: AsyncSession, partner: Partner, setup_intent_id: str, settings: Settings,
