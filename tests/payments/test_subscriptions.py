@@ -267,11 +267,11 @@ def test_deleting_a_subscribed_channel_ends_its_stripe_subscription(make_payer, 
     checkout_complete(session_of(sub))
     wait(lambda: channel(p, ch["id"])["mode"] == "live")
     stripe_id = stripe_subscription(db, sub["id"])
-    assert run_worker()["subscriptions_ended"] == 0  # a running channel keeps its subscription
+    assert run_worker()["subscriptionsEnded"] == 0  # a running channel keeps its subscription
     r = p.delete(f"/channels/{ch['id']}")
     assert r.status_code == 200, r.text
-    assert run_worker()["subscriptions_ended"] == 1
+    assert run_worker()["subscriptionsEnded"] == 1
     assert stripe_env.stripe.v1.subscriptions.retrieve(stripe_id).status == "canceled"
     assert db.scalar("SELECT status FROM subscriptions WHERE id = :i", i=sub["id"]) == "canceled"
-    assert run_worker()["subscriptions_ended"] == 0
+    assert run_worker()["subscriptionsEnded"] == 0
     assert_ledger_sound()

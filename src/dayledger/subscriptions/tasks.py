@@ -42,5 +42,5 @@ async def _end_orphans(svc: Services, now_ms: int) -> int:
     return ended
 
 
-JOBS = [Job("subscriptions_ended", _end_orphans, batch=lambda svc: BATCH,
+JOBS = [Job("subscriptionsEnded", _end_orphans, batch=lambda svc: BATCH,
             doing="ending subscriptions of deleted or sandbox channels")]
