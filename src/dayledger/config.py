@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None  # whsec_...: POST /stripe/webhook verifies with it
     stripe_api_base: str | None = None  # e.g. http://127.0.0.1:8420 for a local emulator
     stripe_webhook_tolerance_seconds: int = Field(default=300, gt=0)  # older signatures are refused
+    # Longest wait for one answer of Stripe (the library's default is 80 s; a request that
+    # calls Stripe holds its transaction, and on SQLite every other write waits with it).
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0)
     # Where people reach this service (Checkout's return URLs, links in invoices).
     public_url: str = "http://127.0.0.1:8080"
 

@@ -52,7 +52,18 @@ def test_stalled_csv_readers_do_not_delay_other_requests(long_history, base_url,
         for i in range(readers):
             path = f"/partners/{p.name}/history.csv" if i % 2 == 0 else "/channels/export.csv"
             sockets.append(stalled_reader(base_url, path, p.token))
-        time.sleep(0.5)  # the server has filled what the sockets take and waits on the readers
+        # The server fills what the sockets take and then waits on the readers. With 25 streams
+        # on two cores that takes a moment: wait (at most 15 s) until a request is answered at
+        # once, then every following one must be. A reader holding a connection would exhaust
+        # the pool and no request would be answered within its 5 s timeout.
+        deadline = time.monotonic() + 15
+        while True:
+            started = time.monotonic()
+            r = p.get(f"/partners/{p.name}", timeout=5)
+            assert r.status_code == 200, r.text
+            if time.monotonic() - started < 0.2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         for _ in range(5):
             started = time.monotonic()
             r = p.get(f"/partners/{p.name}", timeout=5)

@@ -301,3 +301,21 @@ def test_concurrent_purchases_share_one_customer_and_a_replayed_request_buys_onc
     check_error(p.post(f"/partners/{p.name}/topups", json={"days": 8}, headers=key), 422)
     assert p.get(f"/partners/{p.name}/topups").json()["total"] == 5
     assert_ledger_sound()
+
+
+def test_a_payment_intent_that_already_pays_another_topup_is_flagged_not_credited(make_payer, standin_session,
+                                                                                  send_event, db,
+                                                                                  assert_ledger_sound):
+    """One PaymentIntent pays one payment: an event naming another top-up's is flagged
+    (acknowledged, nothing credited), not a 500 that Stripe would retry for days."""
+    p = make_payer(currency="USD", pricePerMonth="30")
+    first, second = create(p, days=30), create(p, days=30)
+    paid = paid_session(standin_session, first)
+    assert send_event("checkout.session.completed", paid).json()["outcome"] == "credited 30 days"
+    reused = paid_session(standin_session, second, payment_intent=paid["payment_intent"])
+    r = send_event("checkout.session.completed", reused)
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == f"flagged: payment intent {paid['payment_intent']!r} already pays {first['id']}"
+    assert p.balance == 30 and topup_credits(db, second["id"]) == []
+    assert p.get(f"/partners/{p.name}/topups/{second['id']}").json()["flag"].startswith("payment intent")
+    assert_ledger_sound()

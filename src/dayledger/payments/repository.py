@@ -65,3 +65,10 @@ async def events_page(session: AsyncSession, count: int, offset: int, *, type: s
         # substr, not LIKE: the same case-sensitive prefix on both engines, no wildcards
         stmt = stmt.where(func.substr(StripeEvent.outcome, 1, len(outcome)) == outcome)
     return await paging.page(session, stmt, count, offset, StripeEvent.received_ms.desc(), StripeEvent.id.desc())
+
+
+async def intent_held_by_another(session: AsyncSession, intent: str, payment_id: str) -> str | None:
+    """The other payment that already names this PaymentIntent, if any (one intent pays
+    one payment: the unique index would refuse a second)."""
+    stmt = select(Payment.id).where(Payment.stripe_payment_intent == intent, Payment.id != payment_id).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()

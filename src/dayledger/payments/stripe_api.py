@@ -43,16 +43,17 @@ def require_stripe(settings: Settings) -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
+def _client(secret_key: str, api_base: str | None, timeout: float) -> stripe.StripeClient:
     bases: Any = {"api": api_base.rstrip("/")} if api_base else {}
     # Retries with Stripe's own idempotency keys are safe; every create below sends one.
-    return stripe.StripeClient(secret_key, base_addresses=bases, max_network_retries=2)
+    return stripe.StripeClient(secret_key, base_addresses=bases, max_network_retries=2,
+                               http_client=stripe.new_default_http_client(timeout=timeout))
 
 
 def client(settings: Settings) -> stripe.StripeClient:
     require_stripe(settings)
     assert settings.stripe_secret_key
-    return _client(settings.stripe_secret_key, settings.stripe_api_base)
+    return _client(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_timeout_seconds)
 
 
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -43,14 +43,18 @@ async def _paid(session: AsyncSession, payment: Payment, obj: dict[str, Any], ct
     return f"credited {payment.days} days" if done else "already credited"
 
 
-def _remember(payment: Payment, obj: dict[str, Any], ctx: EventContext) -> str | None:
+async def _remember(session: AsyncSession, payment: Payment, obj: dict[str, Any], ctx: EventContext) -> str | None:
     """Keep the session's PaymentIntent (refunds and disputes name it); a session that is
-    not the one this top-up created is flagged and changes nothing else."""
+    not the one this top-up created, or an intent another payment already names, is
+    flagged and changes nothing else."""
     if payment.stripe_checkout_session and obj.get("id") != payment.stripe_checkout_session:
         return flag(payment, f"checkout session {obj.get('id')!r} is not this top-up's "
                              f"({payment.stripe_checkout_session})", ctx.now_ms)
     intent = obj.get("payment_intent")
     if isinstance(intent, str) and intent and payment.stripe_payment_intent != intent:
+        other = await repository.intent_held_by_another(session, intent, payment.id)
+        if other is not None:
+            return flag(payment, f"payment intent {intent!r} already pays {other}", ctx.now_ms)
         payment.stripe_payment_intent = intent
         payment.updated_ms = ctx.now_ms
     return None
@@ -62,7 +66,7 @@ async def completed(session: AsyncSession, obj: dict[str, Any], ctx: EventContex
         return None
     if payment is None:
         return f"ignored: no top-up {topup_id}"
-    if (flagged := _remember(payment, obj, ctx)) is not None:
+    if (flagged := await _remember(session, payment, obj, ctx)) is not None:
         return flagged
     status = obj.get("payment_status")
     if status == "paid":
@@ -78,7 +82,7 @@ async def async_succeeded(session: AsyncSession, obj: dict[str, Any], ctx: Event
         return None
     if payment is None:
         return f"ignored: no top-up {topup_id}"
-    if (flagged := _remember(payment, obj, ctx)) is not None:
+    if (flagged := await _remember(session, payment, obj, ctx)) is not None:
         return flagged
     return await _paid(session, payment, obj, ctx)
 
