@@ -12,6 +12,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .models import Event
 
 
+# Every event type dayledger writes, with what it means. Webhook endpoints subscribe to
+# these (or "*"); docs/webhooks.md documents each payload.
+EVENT_TYPES: dict[str, str] = {
+    "days": "the balance fell below the partner's days_limit (once per fall; re-armed at or above it)",
+    "runway.low": "the runway fell below the partner's runway notice threshold (once per fall)",
+    "balance.credited": "days were credited from a payment",
+    "topup.paid": "a top-up (Checkout or auto-recharge) was paid and its days credited",
+    "invoice.created": "an invoice was issued",
+    "invoice.paid": "an invoice was paid and its days credited",
+    "subscription.paid": "a channel's subscription paid a period",
+    "autorecharge.failed": "the saved card could not be charged",
+    "autoextend.failed": "an auto-extend policy could not extend a channel: the balance is short",
+    "channel.created": "a channel was created",
+    "channel.extended": "days were moved onto a channel",
+    "channel.expiring": "a channel's paid or trial time ends within the partner's notice days",
+    "channel.expired": "a channel's time ran out and it stopped",
+    "channel.deleted": "a channel was deleted; unused days went back to the balance",
+    "channel.stopped": "a channel was stopped by hand; unused days went back to the balance",
+    "channel.started": "a stopped channel was started",
+    "channel.restart": "a channel was restarted",
+    "channel.mode": "a channel changed mode (trial, live, sandbox)",
+    "payment.refunded": "Stripe refunded a payment; its days were taken back",
+    "payment.disputed": "a payment was disputed; its days were taken back",
+    "payment.dispute_won": "a dispute was won; the days taken for it came back",
+    "webhook.test": "a test event sent from POST .../webhooks/{id}/test",
+}
+
+
+def public_id(event_id: int) -> str:
+    """The event's stable id, also each delivery's ``webhook-id``."""
+    return f"evt_{event_id}"
+
+
 _INSERT = cast(Table, Event.__table__).insert()  # built once; see ledger/service.py
 
 

@@ -14,6 +14,10 @@ from .payment_method import PaymentMethod
 from .project import Project
 from .stripe_event import StripeEvent
 from .subscription import Subscription
+from .webhook_attempt import WebhookAttempt
+from .webhook_delivery import WebhookDelivery
+from .webhook_endpoint import WebhookEndpoint
 
 __all__ = ["ApiToken", "AutorechargeRule", "Base", "Channel", "Event", "IdempotencyKey", "LedgerEntry",
-           "OperatorSetting", "Partner", "Payment", "PaymentMethod", "Project", "StripeEvent", "Subscription"]
+           "OperatorSetting", "Partner", "Payment", "PaymentMethod", "Project", "StripeEvent", "Subscription",
+           "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint"]

@@ -38,3 +38,5 @@ class Channel(Base):
     prev_recurrent_payment_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_ms: Mapped[int] = mapped_column(BigInteger)
     deleted_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The end of the paid period whose ``channel.expiring`` notice was sent (once each).
+    expiring_notified_till_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -40,3 +40,12 @@ class Partner(Base):
     # Company, address, tax id: shown on invoices.
     billing_details: Mapped[dict] = mapped_column(JSON, default=dict)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Notices: ``days`` fired for the current fall below days_limit (re-armed when the
+    # balance is back at or above it); how many days before its end a channel is
+    # ``channel.expiring``; the runway under which ``runway.low`` fires, and whether it
+    # has for the current fall; the event types mailed to ``email`` (None: the defaults).
+    days_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    expiring_notice_days: Mapped[int] = mapped_column(Integer, default=3)
+    runway_notice_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    runway_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_notices: Mapped[list | None] = mapped_column(JSON, nullable=True)
