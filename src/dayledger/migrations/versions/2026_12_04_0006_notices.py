@@ -35,7 +35,8 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_endpoints_partner', ['partner_id'], unique=False)
     op.create_table('webhook_deliveries',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True,
+              nullable=False),
     sa.Column('endpoint_id', sa.String(length=32), nullable=False),
     sa.Column('event_id', sa.BigInteger(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
@@ -43,23 +44,27 @@ def upgrade() -> None:
     sa.Column('next_attempt_ms', sa.BigInteger(), nullable=True),
     sa.Column('last_attempt_ms', sa.BigInteger(), nullable=True),
     sa.Column('created_ms', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints')),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'],
+                            name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
     sa.UniqueConstraint('endpoint_id', 'event_id', name='uq_webhook_deliveries_endpoint_event')
     )
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        pending = sa.text("status = 'pending'")
         batch_op.create_index('ix_webhook_deliveries_due', ['next_attempt_ms'], unique=False,
-                              sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+                              sqlite_where=pending, postgresql_where=pending)
         batch_op.create_index('ix_webhook_deliveries_endpoint', ['endpoint_id', 'id'], unique=False)
     op.create_table('webhook_attempts',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True,
+              nullable=False),
     sa.Column('delivery_id', sa.BigInteger(), nullable=False),
     sa.Column('attempted_ms', sa.BigInteger(), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('error', sa.String(length=500), nullable=True),
     sa.Column('latency_ms', sa.Integer(), nullable=False),
     sa.Column('response', sa.String(length=2000), nullable=True),
-    sa.ForeignKeyConstraint(['delivery_id'], ['webhook_deliveries.id'], name=op.f('fk_webhook_attempts_delivery_id_webhook_deliveries')),
+    sa.ForeignKeyConstraint(['delivery_id'], ['webhook_deliveries.id'],
+                            name=op.f('fk_webhook_attempts_delivery_id_webhook_deliveries')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_attempts'))
     )
     with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
@@ -71,10 +76,9 @@ def upgrade() -> None:
     # Events from before notices existed are not sent now, days or weeks late.
     op.execute("UPDATE events SET webhooks_ms = created_ms, emailed_ms = created_ms")
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.create_index('ix_events_webhooks_pending', ['id'], unique=False,
-                              sqlite_where=sa.text('webhooks_ms IS NULL'), postgresql_where=sa.text('webhooks_ms IS NULL'))
-        batch_op.create_index('ix_events_email_pending', ['id'], unique=False,
-                              sqlite_where=sa.text('emailed_ms IS NULL'), postgresql_where=sa.text('emailed_ms IS NULL'))
+        for name, column in (('ix_events_webhooks_pending', 'webhooks_ms'), ('ix_events_email_pending', 'emailed_ms')):
+            where = sa.text(f'{column} IS NULL')
+            batch_op.create_index(name, ['id'], unique=False, sqlite_where=where, postgresql_where=where)
 
     with op.batch_alter_table('partners', schema=None) as batch_op:
         batch_op.add_column(sa.Column('days_alerted', sa.Boolean(), nullable=False, server_default=sa.false()))
