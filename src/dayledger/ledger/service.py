@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import BigInteger, Table, bindparam, select
+from sqlalchemy import BigInteger, Boolean, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import events
 from ..errors import InsufficientBalance, NotFound
 from ..models import LedgerEntry, Partner
 
@@ -53,8 +54,11 @@ class Posted:
 _partners, _entries = cast(Table, Partner.__table__), cast(Table, LedgerEntry.__table__)  # declarative: always a Table
 _delta = bindparam("delta", type_=BigInteger())
 _MOVE = (_partners.update().where(_partners.c.id == bindparam("pid"))
-         .values(balance=_partners.c.balance + _delta).returning(_partners.c.balance))
+         .values(balance=_partners.c.balance + _delta)
+         .returning(_partners.c.balance, _partners.c.days_limit, _partners.c.days_alerted))
 _DEBIT = _MOVE.where(_partners.c.balance + _delta >= 0)
+_ALERTED = (_partners.update().where(_partners.c.id == bindparam("pid"))
+            .values(days_alerted=bindparam("alerted", type_=Boolean())))
 _BALANCE = select(_partners.c.balance).where(_partners.c.id == bindparam("pid"))
 _APPEND = _entries.insert().returning(_entries.c.id)
 _DEBT = select(_partners.c.debt_days).where(_partners.c.id == bindparam("pid")).with_for_update()
@@ -97,8 +101,8 @@ async def post(
     # A debit is guarded (balance >= needed). Even a zero delta takes the row lock, so
     # balance_after values form one chain.
     move = _DEBIT if balance_delta < 0 else _MOVE
-    balance_after = (await session.execute(move, {"pid": partner_id, "delta": balance_delta})).scalar_one_or_none()
-    if balance_after is None:
+    moved = (await session.execute(move, {"pid": partner_id, "delta": balance_delta})).one_or_none()
+    if moved is None:
         balance = (await session.execute(_BALANCE, {"pid": partner_id})).scalar_one_or_none()
         if balance is None:
             raise NotFound("partner not found")
@@ -106,6 +110,8 @@ async def post(
             "insufficient balance",
             f"this needs {-balance_delta} days but the balance is {balance} days; top up first",
         )
+    balance_after, days_limit, alerted = moved
+    await _low_balance_notice(session, partner_id, balance_delta, balance_after, days_limit, alerted, now_ms)
     entry_id = (await session.execute(_APPEND, {
         "partner_id": partner_id, "created_ms": now_ms, "type": type,
         "days": days,
@@ -116,3 +122,17 @@ async def post(
         "payment_id": payment_id, "debt_delta": debt_delta,
     })).scalar_one()
     return Posted(entry_id=entry_id, balance_after=balance_after)
+
+
+
+async def _low_balance_notice(session: AsyncSession, partner_id: str, balance_delta: int, balance_after: int,
+                              days_limit: int, alerted: bool, now_ms: int) -> None:
+    """SPEC 7: the ``days`` event fires once when a debit leaves the balance below
+    ``days_limit`` and re-arms when a credit brings it back to the limit or above, so many
+    debits below the limit make one notice, not a storm. Written in the debit's transaction."""
+    if balance_delta < 0 and balance_after < days_limit and not alerted:
+        await session.execute(_ALERTED, {"pid": partner_id, "alerted": True})
+        await events.emit(session, partner_id=partner_id, type="days", now_ms=now_ms,
+                          payload={"balance": balance_after, "daysLimit": days_limit})
+    elif balance_delta > 0 and balance_after >= days_limit and alerted:
+        await session.execute(_ALERTED, {"pid": partner_id, "alerted": False})

@@ -118,6 +118,8 @@ async def update_settings(session: AsyncSession, name: str, data: PartnerSetting
     partner.settings = stored
     if data.days_limit is not None:
         partner.days_limit = data.days_limit
+        if partner.balance >= data.days_limit:
+            partner.days_alerted = False  # above the new limit: the next fall below it is told
     await session.flush()
     return partner
 
