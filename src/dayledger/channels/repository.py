@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from typing import cast
+
+from sqlalchemy import BigInteger, Select, Table, and_, bindparam, func, literal, or_, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import paging
 from ..clock import DAY_MS
 from ..errors import NotFound
-from ..models import Channel
+from ..events import emit_many
+from ..models import Channel, Partner
 
 
 def running(now_ms: int):
@@ -108,3 +112,42 @@ async def created_since(session: AsyncSession, partner_id: str, since_ms: int) -
 async def count_sandboxes(session: AsyncSession, partner_id: str) -> int:
     return (await session.execute(select(func.count()).select_from(Channel).where(
         Channel.partner_id == partner_id, Channel.deleted_ms.is_(None), Channel.mode == "dev"))).scalar_one()
+
+
+# channel.expiring: no partner may ask for notice earlier than this, so the scan reads a
+# bounded range of the expiry index.
+MAX_EXPIRING_NOTICE_DAYS = 30
+_channels = cast(Table, Channel.__table__)
+_MARK_NOTIFIED = (_channels.update().where(_channels.c.id == bindparam("cid"))  # core: an executemany
+                  .values(expiring_notified_till_ms=bindparam("till")))
+
+
+async def notify_expiring(session: AsyncSession, now_ms: int, batch_size: int) -> int:
+    """SPEC 7: ``channel.expiring`` once per channel per paid period, when its time ends
+    within the partner's ``expiring_notice_days``. The channel remembers the end it was told
+    about; an extension moves the end, and the next approach is told again. Several workers
+    share the rows (SKIP LOCKED); the event is written in the transaction that marks them."""
+    due = (await session.execute(
+        select(Channel.id, Channel.partner_id, Channel.mode, Channel.active_till_ms)
+        .join(Partner, Partner.id == Channel.partner_id)
+        .where(Channel.expired.is_(False), Channel.stopped.is_(False), Channel.deleted_ms.is_(None),
+               Channel.mode.in_(("trial", "live")),
+               Channel.active_till_ms > now_ms,
+               Channel.active_till_ms <= now_ms + MAX_EXPIRING_NOTICE_DAYS * DAY_MS,
+               # In BIGINT: days × DAY_MS passes int4 on PostgreSQL from 25 days.
+               Channel.active_till_ms <= (literal(now_ms, BigInteger)
+                                          + sql_cast(Partner.expiring_notice_days, BigInteger) * DAY_MS),
+               Channel.active_till_ms > Channel.created_ms,  # never had time: nothing to end
+               or_(Channel.expiring_notified_till_ms.is_(None),
+                   Channel.expiring_notified_till_ms != Channel.active_till_ms))
+        .order_by(Channel.active_till_ms).limit(batch_size)
+        .with_for_update(of=Channel, skip_locked=True))).all()
+    if not due:
+        return 0
+    await session.execute(_MARK_NOTIFIED, [{"cid": row.id, "till": row.active_till_ms} for row in due])
+    await emit_many(session, [
+        {"partner_id": row.partner_id, "type": "channel.expiring", "channel_id": row.id, "created_ms": now_ms,
+         "payload": {"id": row.id, "mode": row.mode, "activeTill": row.active_till_ms,
+                     "hoursLeft": (row.active_till_ms - now_ms) // 3_600_000}}
+        for row in due])
+    return len(due)
