@@ -12,6 +12,8 @@ the hosted page's PaymentIntent are real there)."""
 
 from __future__ import annotations
 
+import json
+
 import secrets
 import threading
 from typing import Any
@@ -231,7 +233,7 @@ def test_void_and_pay_follow_the_invoice_state(admin, pay_admin, make_partner, s
     assert_ledger_sound()
 
 
-def test_partners_see_their_own_invoices_and_the_operator_filters_them(admin, make_partner, assert_ledger_sound):
+def test_partners_see_their_own_invoices_and_the_operator_filters_them(admin, make_partner, db, assert_ledger_sound):
     a, b = make_partner(), make_partner()
     ia = invoice_of(admin, a.name, 1)
     ib = invoice_of(admin, b.name, 2, 5)
@@ -239,6 +241,9 @@ def test_partners_see_their_own_invoices_and_the_operator_filters_them(admin, ma
     listed = a.get(f"/partners/{a.name}/invoices").json()
     assert [i["id"] for i in listed["invoices"]] == [ia["id"]] and listed["total"] == 1
     assert a.get(f"/partners/{a.name}/invoices/{ia['id']}").json() == admin.get(f"/admin/invoices/{ia['id']}").json()
+    told = db.rows("SELECT payload FROM events WHERE partner_id = :p AND type = 'invoice.created'", p=a.id)
+    assert [(json_of(e)["invoiceId"], json_of(e)["days"], json_of(e)["total"]) for (e,) in told] == [
+        (ia["id"], 30, ia["total"])]
     check_error(a.get(f"/partners/{a.name}/invoices/{ib['id']}"), 404)  # b's, under a's name
     check_error(a.get(f"/partners/{b.name}/invoices/{ib['id']}"), 403)  # another partner's name
     check_error(a.get(f"/partners/{b.name}/invoices"), 403)
@@ -301,6 +306,9 @@ def test_generate_bills_live_channels_once_per_partner_and_period(
     stripe_id = db.scalar("SELECT stripe_invoice FROM payments WHERE id = :id", id=inv["id"])
     remote = standin_invoice(stripe_id)
     assert (remote["status"], remote["amount_due"]) == ("open", 12000)
+    # One invoice.created, for the one invoice the three runs made (the losing run's is void).
+    told = db.rows("SELECT payload FROM events WHERE partner_id = :p AND type = 'invoice.created'", p=billed.id)
+    assert [json_of(payload)["invoiceId"] for (payload,) in told] == [inv["id"]]
 
     def skipped(r: httpx.Response) -> dict[str, str]:
         return {s["partner"]: s["reason"] for s in r.json()["skipped"]}
@@ -447,3 +455,8 @@ def test_without_stripe_keys_an_invoice_is_still_written_and_marked_paid(admin, 
     assert r.status_code == 200 and r.json()["status"] == "paid", r.text
     assert p.balance == 4_000_000
     assert_ledger_sound()
+
+
+def json_of(payload) -> dict:
+    """An events payload as read back: a dict on PostgreSQL, JSON text on SQLite."""
+    return payload if isinstance(payload, dict) else json.loads(payload)

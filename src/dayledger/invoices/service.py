@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import events
 from ..auth.service import Principal
 from ..config import Settings
 from ..errors import Conflict, NotFound
@@ -65,7 +66,15 @@ async def create(session: AsyncSession, partner_name: str, channels: int, extra_
     payment = await _issue(session, partner, channels, extra_days, settings, now_ms, source="operator")
     session.add(payment)
     await session.flush()
+    await _created(session, payment, now_ms)
     return Invoice(payment, partner.name)
+
+
+async def _created(session: AsyncSession, payment: Payment, now_ms: int) -> None:
+    """``invoice.created``, in the transaction that issues the invoice."""
+    await events.emit(session, partner_id=payment.partner_id, type="invoice.created", now_ms=now_ms, payload={
+        "invoiceId": payment.id, "days": payment.days, "channels": payment.channels, "total": str(payment.total),
+        "currency": payment.currency, "period": payment.period, "paymentUrl": payment.payment_url})
 
 
 async def _issue(session: AsyncSession, partner: Partner, channels: int, extra_days: int, settings: Settings,
@@ -195,6 +204,7 @@ async def _generate_one(session: AsyncSession, partner: Partner, period: str, se
         if payment.stripe_invoice:
             await _void_quietly(settings, payment)
         return f"already invoiced for {period} (by a run at the same time)"
+    await _created(session, payment, now_ms)
     done.created.append(Invoice(payment, partner.name))
     return None
 
