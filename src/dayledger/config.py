@@ -57,21 +57,6 @@ class Settings(BaseSettings):
     # Longest wait for one answer of Stripe (the library's default is 80 s; a request that
     # calls Stripe holds its transaction, and on SQLite every other write waits with it).
     stripe_timeout_seconds: float = Field(default=20.0, gt=0)
-    # Outbound webhooks (webhooks/): timeouts of one POST, how long a failing delivery is
-    # retried, and whether URLs may resolve to private, loopback or link-local addresses
-    # (refused by default: a partner must not make the server call its own network).
-    webhook_allow_private: bool = False
-    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    webhook_read_timeout_seconds: float = Field(default=10.0, gt=0)
-    webhook_retry_hours: float = Field(default=72.0, gt=0)
-    webhook_batch_size: int = Field(default=100, gt=0)
-    webhook_concurrency: int = Field(default=20, gt=0)
-    # Email notices (notices/): smtp://user:pass@host:port (smtps:// for TLS); unset, no mail.
-    smtp_url: str | None = None
-    smtp_from: str = "dayledger <dayledger@localhost>"
-    # Auto-extend policies (automation/): channels handled per worker step.
-    autoextend_batch_size: int = Field(default=500, gt=0)
-
     # Where people reach this service (Checkout's return URLs, links in invoices).
     public_url: str = "http://127.0.0.1:8080"
 
