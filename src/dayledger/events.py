@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .models import Event
 
 
-# Every event type dayledger writes, with what it means. Webhook endpoints subscribe to
-# these (or "*"); docs/webhooks.md documents each payload.
+# Every event type, with what it means; docs/events.md documents each payload.
+# ``autoextend.failed`` and ``runway.low`` belong to features still being built (issue 9).
 EVENT_TYPES: dict[str, str] = {
     "days": "the balance fell below the partner's days_limit (once per fall; re-armed at or above it)",
     "runway.low": "the runway fell below the partner's runway notice threshold (once per fall)",
@@ -36,7 +36,6 @@ EVENT_TYPES: dict[str, str] = {
     "payment.refunded": "Stripe refunded a payment; its days were taken back",
     "payment.disputed": "a payment was disputed; its days were taken back",
     "payment.dispute_won": "a dispute was won; the days taken for it came back",
-    "webhook.test": "a test event sent from POST .../webhooks/{id}/test",
 }
 
 

@@ -73,8 +73,9 @@ async def create(session: AsyncSession, partner_name: str, channels: int, extra_
 async def _created(session: AsyncSession, payment: Payment, now_ms: int) -> None:
     """``invoice.created``, in the transaction that issues the invoice."""
     await events.emit(session, partner_id=payment.partner_id, type="invoice.created", now_ms=now_ms, payload={
-        "invoiceId": payment.id, "days": payment.days, "channels": payment.channels, "total": str(payment.total),
-        "currency": payment.currency, "period": payment.period, "paymentUrl": payment.payment_url})
+        "invoiceId": payment.id, "days": payment.days, "channels": payment.channels,
+        "total": pricing.text(payment.total, payment.currency), "currency": payment.currency,
+        "period": payment.period, "paymentUrl": payment.payment_url})
 
 
 async def _issue(session: AsyncSession, partner: Partner, channels: int, extra_days: int, settings: Settings,
