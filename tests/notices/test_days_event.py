@@ -62,3 +62,11 @@ def test_raising_the_limit_above_the_balance_then_a_debit_fires(db, admin, partn
     move(admin, partner, -1)   # 6: below 20, re-armed by the lower limit in between
     assert payloads(db, partner)[-1] == {"balance": 6, "daysLimit": 20}
     assert len(payloads(db, partner)) == 2
+
+
+def test_the_operator_setting_the_limit_rearms_it_too(db, admin, partner):
+    move(admin, partner, -12)  # 8: below 10, told
+    assert admin.patch(f"/admin/partners/{partner.name}", json={"daysLimit": 5}).status_code == 200
+    assert admin.patch(f"/admin/partners/{partner.name}", json={"daysLimit": 20}).status_code == 200
+    move(admin, partner, -1)   # 7: below 20, re-armed by the lower limit in between
+    assert payloads(db, partner) == [{"balance": 8, "daysLimit": 10}, {"balance": 7, "daysLimit": 20}]

@@ -74,10 +74,20 @@ async def update(session: AsyncSession, name: str, data: PartnerUpdate) -> Partn
         partner.discounts = [{"fromDays": t.fromDays, "percent": f"{t.percent.normalize():f}"}
                              for t in sorted(data.discounts or [], key=lambda t: t.fromDays)]
         del changes["discounts"]
+    if "daysLimit" in changes:
+        set_days_limit(partner, changes.pop("daysLimit"))
     for field, value in changes.items():
         setattr(partner, FIELD_MAP[field], value)
     await session.flush()
     return partner
+
+
+def set_days_limit(partner: Partner, limit: int) -> None:
+    """The low-balance limit, from the settings or the operator: at or below the balance it
+    re-arms the ``days`` notice, so the next fall below it is told (see ledger ``post``)."""
+    partner.days_limit = limit
+    if partner.balance >= limit:
+        partner.days_alerted = False
 
 
 async def change_days(session: AsyncSession, name: str, data: DaysChange, *, sign: int, actor: Actor,
@@ -117,9 +127,7 @@ async def update_settings(session: AsyncSession, name: str, data: PartnerSetting
         stored["noChat"] = data.noChat
     partner.settings = stored
     if data.days_limit is not None:
-        partner.days_limit = data.days_limit
-        if partner.balance >= data.days_limit:
-            partner.days_alerted = False  # above the new limit: the next fall below it is told
+        set_days_limit(partner, data.days_limit)
     await session.flush()
     return partner
 
