@@ -161,7 +161,7 @@ def test_worker_killed_during_expiry_expires_each_channel_once(make_partner, ins
         return {r[0] for r in db.rows("SELECT id FROM channels WHERE partner_id = :p AND expired = :t",
                                       p=p.id, t=True)}
 
-    env = dayledger_env(db_url, tmp_path, DAYLEDGER_EXPIRY_BATCH_SIZE="50")
+    env = dayledger_env(db_url, tmp_path, DAYLEDGER_EXPIRY_BATCH_SIZE="10")  # 600 commits: time to be killed amid them
     worker = subprocess.Popen([str(SCRIPT), "worker"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
