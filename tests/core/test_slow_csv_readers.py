@@ -68,12 +68,12 @@ def test_stalled_csv_readers_do_not_delay_other_requests(long_history, base_url,
             started = time.monotonic()
             r = p.get(f"/partners/{p.name}", timeout=5)
             assert r.status_code == 200 and r.json()["balance"] >= ENTRIES, r.text
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 3.0  # held connections would hang to the 5 s timeout
             started = time.monotonic()
             r = admin.post(f"/admin/partners/{p.name}/credit", json={"days": 1, "comment": "during the download"},
                            timeout=5)
             assert r.status_code == 200, r.text
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 3.0  # held connections would hang to the 5 s timeout
     finally:
         for s in sockets:
             s.close()
