@@ -10,7 +10,6 @@ from typing import Any
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..auth.service import Principal
 from ..config import Settings
 from ..errors import Conflict, NotFound
 from ..models import AutorechargeRule, Partner, PaymentMethod
@@ -23,11 +22,7 @@ from .schemas import RuleBody
 SAVE_CARD = "save_card"  # metadata.purpose of the setup sessions this road creates
 
 
-async def partner_for(session: AsyncSession, principal: Principal, name: str, *, for_update: bool = False) -> Partner:
-    """The partner named in the path: the caller's own, or any one for the operator."""
-    if principal.kind != "operator":
-        principal.require_partner(name)
-    return await partners.get(session, name, for_update=for_update)
+partner_for = partners.for_principal
 
 
 def quote_of(partner: Partner, days: int) -> pricing.Quote:

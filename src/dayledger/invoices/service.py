@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import events
-from ..auth.service import Principal
 from ..config import Settings
 from ..errors import Conflict, NotFound
 from ..ledger import Actor
@@ -47,11 +46,7 @@ class NothingToInvoice(Conflict):
     pass
 
 
-async def partner_for(session: AsyncSession, principal: Principal, name: str) -> Partner:
-    """The partner named in the path: the caller's own, or any one for the operator."""
-    if principal.kind != "operator":
-        principal.require_partner(name)
-    return await partners.get(session, name)
+partner_for = partners.for_principal
 
 
 def quote_of(partner: Partner, days: int) -> pricing.Quote:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import ids, ledger
+from ..auth.service import Principal
 from ..config import Settings
 from ..errors import Conflict, NotFound, Unprocessable
 from ..ledger import Actor, Posted
@@ -32,6 +33,15 @@ async def get(session: AsyncSession, name: str, *, for_update: bool = False) -> 
     if partner is None:
         raise NotFound("partner not found", f"no partner named '{name}'")
     return partner
+
+
+async def for_principal(session: AsyncSession, principal: Principal, name: str, *,
+                        for_update: bool = False) -> Partner:
+    """The partner named in a path: the caller's own (403 for another's name), or any one
+    for the operator (404 when there is none)."""
+    if principal.kind != "operator":
+        principal.require_partner(name)
+    return await get(session, name, for_update=for_update)
 
 
 async def create(session: AsyncSession, data: PartnerCreate, settings: Settings, now_ms: int) -> tuple[Partner, str]:

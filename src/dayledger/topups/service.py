@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..auth.service import Principal
 from ..config import Settings
 from ..errors import Conflict, NotFound
 from ..models import Partner, Payment
@@ -18,11 +17,7 @@ from ..payments.service import customer_id, new_id
 from . import repository
 
 
-async def partner_for(session: AsyncSession, principal: Principal, name: str, *, for_update: bool = False) -> Partner:
-    """The partner named in the path: the caller's own, or any one for the operator."""
-    if principal.kind != "operator":
-        principal.require_partner(name)
-    return await partners.get(session, name, for_update=for_update)
+partner_for = partners.for_principal
 
 
 def days_of(days: int | None, channels: int | None) -> int:
