@@ -22,6 +22,7 @@ from .channels import endpoints as channels
 from .gateway import endpoints as gateway
 from .autorecharge import endpoints as autorecharge
 from .invoices import endpoints as invoices
+from .notices import endpoints as notices
 from .partners import endpoints as partners
 from .payments import endpoints as payments
 from .projects import endpoints as projects
@@ -56,7 +57,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     install_error_handlers(app)
 
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router,
-                   payments.router, topups.router, autorecharge.router, invoices.router, subscriptions.router):
+                   payments.router, topups.router, autorecharge.router, invoices.router, subscriptions.router,
+                   notices.router):
         app.include_router(router)
     limits.install(app)  # body, header and read-time limits, before any route runs
     openapi.install(app)  # honest OpenAPI document, offline /docs and /redoc
