@@ -88,7 +88,9 @@ def is_postgres(db_url) -> bool:
 
 @pytest.fixture(scope="session")
 def settings(db_url, tmp_path_factory) -> Settings:
-    return Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"), db_pool_size=20)
+    # Webhook receivers of the tests listen on 127.0.0.1, which is refused otherwise.
+    return Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"), db_pool_size=20,
+                    webhook_allow_private=True)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from .payments import endpoints as payments
 from .projects import endpoints as projects
 from .subscriptions import endpoints as subscriptions
 from .topups import endpoints as topups
+from .webhooks import endpoints as webhooks
 
 log = logging.getLogger("dayledger")
 
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router,
                    payments.router, topups.router, autorecharge.router, invoices.router, subscriptions.router,
-                   notices.router):
+                   notices.router, webhooks.router):
         app.include_router(router)
     limits.install(app)  # body, header and read-time limits, before any route runs
     openapi.install(app)  # honest OpenAPI document, offline /docs and /redoc

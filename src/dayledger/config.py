@@ -60,6 +60,22 @@ class Settings(BaseSettings):
     # Where people reach this service (Checkout's return URLs, links in invoices).
     public_url: str = "http://127.0.0.1:8080"
 
+    # Outbound webhooks (webhooks/). Private, loopback and link-local addresses are refused
+    # at registration and at each send unless allowed (a test or an all-internal setup).
+    webhook_allow_private: bool = False
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A delivery is retried with exponential backoff and jitter for this long, then the
+    # endpoint is disabled (its undelivered events wait for it to be enabled again).
+    webhook_retry_hours: float = Field(default=72.0, gt=0)
+    # Events fanned out per step, and deliveries one worker sends per step (at most this
+    # many endpoints at a time, each endpoint's events one after another, in order).
+    webhook_batch_size: int = Field(default=200, ge=1)
+    webhook_concurrency: int = Field(default=16, ge=1)
+    # How long one worker sends to one endpoint before it lets go (the lease of the
+    # endpoint's queue is this plus one attempt's timeouts).
+    webhook_run_seconds: float = Field(default=10.0, gt=0)
+
     def sqlalchemy_url(self) -> str:
         """The database URL with the driver dayledger uses for that engine."""
         url = self.database_url

@@ -14,6 +14,7 @@ from .channels import tasks as channels
 from .invoices import tasks as invoices
 from .subscriptions import tasks as subscriptions
 from .topups import tasks as topups
+from .webhooks import tasks as webhooks
 from .context import Services
 from .jobs import Job
 from .ops.metrics import record_job
@@ -22,7 +23,8 @@ log = logging.getLogger("dayledger.worker")
 
 # The domains with background work; a new domain adds its tasks module here.
 JOBS: list[Job] = [*channels.JOBS, *topups.JOBS, *autorecharge.JOBS, *invoices.JOBS, *subscriptions.JOBS,
-                   *infrastructure.JOBS]
+                   # after every job that writes events, so a round sends what it caused
+                   *webhooks.JOBS, *infrastructure.JOBS]
 
 
 async def run_job(svc: Services, job: Job, now_ms: int, on_step: Callable[[str, int], None] | None = None) -> int:

@@ -10,6 +10,7 @@ from ..api import (CSV_REPLY, ERROR_RESPONSES, ApiRoute, HistoryFilter, Paging, 
                    error_responses, handle, services)
 from ..auth import service as auth
 from ..auth.service import Principal
+from ..webhooks import service as webhooks
 from . import service
 from .params import ChannelFilter, PartnerName, TokenID
 from .schemas import (HistoryPage, IssuedTokenReply, PartnerProfile, PartnerSettings, SettingsReply, TokenCreate,
@@ -89,6 +90,10 @@ async def get_settings_(request: Request, name: PartnerName) -> Response:
 async def patch_settings(request: Request, name: PartnerName, body: PartnerSettings) -> Response:
     async def fn(session: AsyncSession, principal: Principal) -> Success:
         principal.require_partner(name)
-        await service.update_settings(session, name, body)
+        svc = services(request)
+        partner = await service.update_settings(session, name, body)
+        if body.webhooks is not None:  # the list is kept as endpoints, signed like the others
+            await webhooks.sync_settings(session, partner, partner.settings["webhooks"], svc.settings,
+                                         svc.clock.now_ms())
         return Success()
     return await handle(request, fn, permission="full")
