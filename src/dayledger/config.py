@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +49,27 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     # /ready answers 503 when the database has not answered within this many seconds.
     ready_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # Email notices (notices/): smtp://host:25 (plain), smtp+starttls://user:pass@host:587,
+    # smtps://user:pass@host:465 (TLS from the start). Unset: nothing is mailed and the
+    # worker marks events as handled (docs/notices.md). Events read per step, and the
+    # longest wait for one answer of the SMTP server.
+    smtp_url: str | None = None
+    smtp_from: str = "dayledger <dayledger@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    email_batch_size: int = Field(default=1000, ge=1)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise ValueError("DAYLEDGER_SMTP_URL must look like smtp://host:25, smtp+starttls://user:pass@host:587 "
+                             "or smtps://user:pass@host:465")
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number from 0 to 65535
+        return value
 
     # Payments (Stripe). Without the secret key the payment routes answer 503.
     stripe_secret_key: str | None = None

@@ -12,6 +12,7 @@ from . import tasks as infrastructure
 from .autorecharge import tasks as autorecharge
 from .channels import tasks as channels
 from .invoices import tasks as invoices
+from .notices import tasks as notices
 from .subscriptions import tasks as subscriptions
 from .topups import tasks as topups
 from .webhooks import tasks as webhooks
@@ -24,7 +25,7 @@ log = logging.getLogger("dayledger.worker")
 # The domains with background work; a new domain adds its tasks module here.
 JOBS: list[Job] = [*channels.JOBS, *topups.JOBS, *autorecharge.JOBS, *invoices.JOBS, *subscriptions.JOBS,
                    # after every job that writes events, so a round sends what it caused
-                   *webhooks.JOBS, *infrastructure.JOBS]
+                   *webhooks.JOBS, *notices.JOBS, *infrastructure.JOBS]
 
 
 async def run_job(svc: Services, job: Job, now_ms: int, on_step: Callable[[str, int], None] | None = None) -> int:

@@ -6,18 +6,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..auth.service import Principal
 from ..models import Partner
 from ..partners import service as partners
 from .schemas import ALL, DEFAULT_EMAIL_EVENTS, NoticeSettingsBody
 
 
-async def partner_for(session: AsyncSession, principal: Principal, name: str, *, for_update: bool = False) -> Partner:
-    """The partner named in the path: the caller's own (another partner's name is 403), or
-    any one for the operator."""
-    if principal.kind != "operator":
-        principal.require_partner(name)
-    return await partners.get(session, name, for_update=for_update)
+partner_for = partners.for_principal  # the caller's own partner (403 for another's name), or any for the operator
 
 
 async def set_notices(session: AsyncSession, partner: Partner, body: NoticeSettingsBody) -> Partner:
@@ -36,3 +30,34 @@ def mailed_types(email_notices: list | None) -> frozenset[str] | None:
     if ALL in email_notices:
         return None
     return frozenset(email_notices)
+
+
+# --- when a partner's events are mailed -------------------------------------------------------
+#
+# A partner's chosen events wait until one of them has waited its ``hold``; then every
+# chosen event of that partner not yet handled goes in one digest. A mail takes all that
+# was waiting, so the next one needs an event that arrived after it to wait its hold: at
+# most one mail per partner in any HOLD_MS, or per URGENT_HOLD_MS while urgent events
+# keep coming. Notices arriving within the hold (the expiring scan of many channels, a
+# batch of expiries) share one mail.
+HOLD_MS = 10 * 60_000
+URGENT_HOLD_MS = 60_000
+URGENT = frozenset({"days", "runway.low", "autorecharge.failed", "autoextend.failed"})
+# Older events are not mailed: after an SMTP outage, a stopped worker or SMTP switched on,
+# a day-old notice is stale (the webhooks still carry every event).
+MAX_AGE_MS = 24 * 3_600_000
+# Events in one digest at most (a partner with more gets the rest in the next one).
+DIGEST_MAX_EVENTS = 10_000
+
+
+def hold_ms(event_type: str) -> int:
+    return URGENT_HOLD_MS if event_type in URGENT else HOLD_MS
+
+
+def to_mail(event_type: str, created_ms: int, mailed: frozenset[str] | None, now_ms: int) -> bool:
+    """Whether an event is to be mailed: a type the partner chose, not too old."""
+    return (mailed is None or event_type in mailed) and created_ms >= now_ms - MAX_AGE_MS
+
+
+def is_due(event_type: str, created_ms: int, now_ms: int) -> bool:
+    return now_ms - created_ms >= hold_ms(event_type)

@@ -1,0 +1,257 @@
+"""Email notices (SPEC 7, issue 9 item 4) against a real SMTP server (aiosmtpd on a free
+port): one digest per partner and round, only the types the partner chose, nothing marked
+while the server is down, a refused address that blocks no one else, and no event mailed
+twice by two rounds at once."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import threading
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import free_port
+
+from dayledger import events
+from dayledger.clock import DAY_MS
+from dayledger.context import Services
+from dayledger.db import Database
+from dayledger.idempotency import InFlight
+from dayledger.notices import service as rules
+from dayledger.notices import tasks as notices
+from dayledger.worker import JOBS, run_job
+
+HOLD_S = rules.HOLD_MS // 1000
+
+
+class Inbox:
+    """What the SMTP server accepted; recipients containing 'bounce' are refused (550)."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "bounce" in address:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        msg = email.message_from_bytes(envelope.content, policy=default_policy)
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for _, rcpts, m in self.messages if address in rcpts]
+
+
+def start_smtp(inbox: Inbox, port: int | None = None) -> tuple[Controller, str]:
+    port = port or free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, f"smtp://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller, url = start_smtp(inbox)
+    inbox.url = url  # type: ignore[attr-defined]
+    yield inbox
+    controller.stop()
+
+
+async def _round(settings, clock, smtp_url, *, expiring: bool = False) -> int:
+    db = Database(settings.sqlalchemy_url(), 4)
+    try:
+        svc = Services(settings.model_copy(update={"smtp_url": smtp_url}), db, clock, InFlight())
+        now = clock.now_ms()
+        if expiring:  # the worker's expiring-notice job, as a round runs it before the mail
+            await run_job(svc, next(j for j in JOBS if j.name == "expiringNotified"), now)
+        return await run_job(svc, next(j for j in JOBS if j.name == "noticesEmailed"), now)
+    finally:
+        await db.dispose()
+
+
+def run_round(settings, clock, smtp_url, *, expiring: bool = False) -> int:
+    return asyncio.run(_round(settings, clock, smtp_url, expiring=expiring))
+
+
+def parts(msg: EmailMessage) -> tuple[str, str]:
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert text is not None and html is not None
+    return text.get_content(), html.get_content()
+
+
+def unmailed(db, partner) -> int:
+    return db.scalar("SELECT count(*) FROM events WHERE partner_id = :p AND emailed_ms IS NULL", p=partner.id)
+
+
+def emit(db, partner, type_: str, created_ms: int, payload: dict, channel_id: str | None = None) -> None:
+    async def fn(session):
+        await events.emit(session, partner_id=partner.id, type=type_, now_ms=created_ms, channel_id=channel_id,
+                          payload=payload)
+    db.run(fn)
+
+
+def test_a_hundred_channels_expiring_at_once_make_one_digest(settings, clock, db, make_partner, insert_channels,
+                                                              smtp):
+    p = make_partner(timezone="Europe/Berlin")
+    p_email = f"{p.name}@example.com"
+    now = clock.now_ms()
+    rows = insert_channels(p, 100, created_ms=now - DAY_MS, active_till_ms=now + 2 * DAY_MS + 3_600_000,
+                           name="shop <b>&</b>")
+    ids = [r["id"] for r in rows]
+
+    run_round(settings, clock, smtp.url, expiring=True)
+    assert db.scalar("SELECT count(*) FROM events WHERE partner_id = :p AND type = 'channel.expiring'",
+                     p=p.id) == 100
+    assert smtp.to(p_email) == [] and unmailed(db, p) == 100  # held: more may come
+
+    clock.advance(seconds=HOLD_S)
+    run_round(settings, clock, smtp.url, expiring=True)
+    [msg] = smtp.to(p_email)
+    assert msg["To"] == p_email and "dayledger" in msg["From"]
+    assert msg["Subject"] == f"dayledger · {p.name}: 100 channels end soon, the first in 2 days", msg["Subject"]
+    assert msg["Auto-Submitted"] == "auto-generated"
+    text, html = parts(msg)
+    for cid in ids:
+        assert text.count(cid) == 1 and html.count(cid) == 1, cid
+    assert "Channels ending soon (100)" in text and "Channels ending soon (100)" in html
+    assert "| 2 days\r\n" in text
+    # UTC and the partner's zone; the channel's name escaped in HTML, as is in text.
+    assert " UTC" in text and " CET" in text and "Ends (Europe/Berlin)" in html
+    assert "shop <b>&</b> 0" in text and "shop &lt;b&gt;&amp;&lt;/b&gt; 0" in html and "<b>&" not in html
+    assert f"/partners/{p.name}/notices" in text
+    assert unmailed(db, p) == 0
+
+    clock.advance(seconds=HOLD_S)
+    run_round(settings, clock, smtp.url, expiring=True)
+    assert len(smtp.to(p_email)) == 1  # told once
+
+
+def test_only_the_chosen_types_are_mailed(settings, clock, db, make_partner, admin, insert_channels, smtp):
+    chooser = make_partner(balance=10, daysLimit=5)
+    silent = make_partner(balance=10, daysLimit=5)
+    everything = make_partner(balance=10, daysLimit=5)
+    assert chooser.put(f"/partners/{chooser.name}/notices", json={"emailEvents": ["days"]}).status_code == 200
+    assert silent.put(f"/partners/{silent.name}/notices", json={"emailEvents": []}).status_code == 200
+    assert everything.put(f"/partners/{everything.name}/notices", json={"emailEvents": ["*"]}).status_code == 200
+    now = clock.now_ms()
+    for p in (chooser, silent, everything):
+        insert_channels(p, 3, created_ms=now - DAY_MS, active_till_ms=now + DAY_MS)
+        r = admin.post(f"/admin/partners/{p.name}/debit", json={"days": 6, "comment": "below the limit"})
+        assert r.status_code == 200, r.text  # 4 < 5: a days event
+    run_round(settings, clock, smtp.url, expiring=True)
+    clock.advance(seconds=HOLD_S)
+    run_round(settings, clock, smtp.url)
+
+    [mail] = smtp.to(f"{chooser.name}@example.com")
+    text, html = parts(mail)
+    assert "Balance below your limit" in text and "Channels ending soon" not in text
+    assert mail["Subject"] == f"dayledger · {chooser.name}: balance 4 days, below your limit of 5"
+    assert smtp.to(f"{silent.name}@example.com") == []
+    [mail] = smtp.to(f"{everything.name}@example.com")
+    text, _ = parts(mail)
+    assert "Balance below your limit (1)" in text and "Channels ending soon (3)" in text
+    assert "(+3 more notices)" in mail["Subject"]
+    # Every event read is marked, mailed or not.
+    assert [unmailed(db, p) for p in (chooser, silent, everything)] == [0, 0, 0]
+
+
+def test_urgent_notices_wait_a_minute_not_ten(settings, clock, db, make_partner, smtp):
+    p = make_partner()
+    emit(db, p, "autorecharge.failed", clock.now_ms(),
+         {"paymentId": None, "code": "no_card", "message": "no saved card to charge"})
+    run_round(settings, clock, smtp.url)
+    assert smtp.to(f"{p.name}@example.com") == []
+    clock.advance(seconds=rules.URGENT_HOLD_MS // 1000)
+    run_round(settings, clock, smtp.url)
+    [mail] = smtp.to(f"{p.name}@example.com")
+    assert "auto-recharge failed: no saved card to charge" in mail["Subject"]
+
+
+def test_smtp_down_marks_nothing_and_the_next_round_sends(settings, clock, db, make_partner, smtp):
+    p = make_partner()
+    emit(db, p, "invoice.created", clock.now_ms() - rules.HOLD_MS,
+         {"invoiceId": "inv_x1", "days": 60, "channels": 2, "total": "60.00", "currency": "USD",
+          "period": "2026-12", "paymentUrl": "https://pay.example/inv_x1?a=1&b=2"})
+    port = free_port()
+    down = f"smtp://127.0.0.1:{port}"  # nothing listens there yet
+    run_round(settings, clock, down)
+    assert unmailed(db, p) == 1
+
+    inbox = Inbox()
+    controller, url = start_smtp(inbox, port)
+    try:
+        assert url == down
+        run_round(settings, clock, down)
+        assert inbox.to(f"{p.name}@example.com") == [] and unmailed(db, p) == 1  # backing off
+        clock.advance(seconds=notices.BACKOFF_FIRST_MS // 1000)
+        run_round(settings, clock, down)
+        [mail] = inbox.to(f"{p.name}@example.com")
+        _, html = parts(mail)
+        assert '<a href="https://pay.example/inv_x1?a=1&amp;b=2">' in html
+        assert unmailed(db, p) == 0
+    finally:
+        controller.stop()
+
+
+def test_a_refused_address_blocks_no_one_else(settings, clock, db, make_partner, smtp, admin):
+    bad, good = make_partner(), make_partner()
+    r = admin.patch(f"/admin/partners/{bad.name}", json={"email": f"bounce-{bad.name}@example.com"})
+    assert r.status_code == 200, r.text
+    for p in (bad, good):
+        emit(db, p, "channel.expired", clock.now_ms() - rules.HOLD_MS,
+             {"id": "ABCDEF-12345", "mode": "live", "activeTill": clock.now_ms() - rules.HOLD_MS})
+    run_round(settings, clock, smtp.url)
+    assert len(smtp.to(f"{good.name}@example.com")) == 1 and unmailed(db, good) == 0
+    assert unmailed(db, bad) == 1  # kept for a later try
+    run_round(settings, clock, smtp.url)  # the bad one backs off; the good one has nothing new
+    assert len(smtp.to(f"{good.name}@example.com")) == 1
+
+
+def test_without_smtp_events_are_marked_and_old_ones_are_never_mailed(settings, clock, db, make_partner, smtp):
+    p = make_partner()
+    emit(db, p, "days", clock.now_ms() - rules.HOLD_MS, {"balance": 1, "daysLimit": 7})
+    run_round(settings, clock, None)  # no SMTP: handled, unmailed
+    assert unmailed(db, p) == 0
+    # A day-old event (a worker that was stopped, SMTP switched on later) is not mailed.
+    emit(db, p, "days", clock.now_ms() - rules.MAX_AGE_MS - 1, {"balance": 1, "daysLimit": 7})
+    run_round(settings, clock, smtp.url)
+    assert smtp.to(f"{p.name}@example.com") == [] and unmailed(db, p) == 0
+
+
+def test_two_rounds_at_once_mail_each_event_once(settings, clock, db, make_partner):
+    inbox = Inbox(delay=0.05)  # slow enough that the rounds overlap
+    controller, url = start_smtp(inbox)
+    partners = [make_partner() for _ in range(12)]
+    for p in partners:
+        for i in range(3):
+            emit(db, p, "channel.expired", clock.now_ms() - rules.HOLD_MS,
+                 {"id": f"CHANNL-0000{i}", "mode": "live", "activeTill": clock.now_ms() - rules.HOLD_MS})
+
+    async def both():
+        await asyncio.gather(_round(settings, clock, url), _round(settings, clock, url))
+    try:
+        asyncio.run(both())
+        for p in partners:
+            got = inbox.to(f"{p.name}@example.com")
+            assert len(got) == 1, (p.name, len(got))
+            text, _ = parts(got[0])
+            assert "Channels stopped: their time ran out (3)" in text
+            assert unmailed(db, p) == 0
+    finally:
+        controller.stop()
