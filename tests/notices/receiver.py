@@ -32,6 +32,7 @@ class Receiver:
         self.port = free_port()
         self.plan: list[int | float] = []  # per request: a status, or seconds to stall (float)
         self.default = 204
+        self.delay = 0.0  # seconds every answer takes
         self.body = b""
         self.received: list[Received] = []
         self.forged: list[str] = []  # requests whose signature did not verify
@@ -54,6 +55,8 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with outer.lock:
                     action = outer.plan.pop(0) if outer.plan else outer.default
+                if outer.delay:
+                    time.sleep(outer.delay)
                 if isinstance(action, float):
                     time.sleep(action)
                     action = 200  # too late: the sender has given up

@@ -61,7 +61,7 @@ def retry_delay_ms(attempts: int, rng: random.Random | None = None) -> int:
 def lease_ms(settings: Settings) -> int:
     """How long a claimed head is held: a run's time budget plus one more attempt."""
     one = settings.webhook_connect_timeout_seconds + settings.webhook_read_timeout_seconds
-    return int((settings.webhook_run_seconds + one + 5) * 1000)
+    return int((settings.webhook_run_seconds + one + 2) * 1000)
 
 
 # --- 1. fan-out ------------------------------------------------------------------------------
