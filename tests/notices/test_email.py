@@ -71,10 +71,10 @@ def smtp():
     controller.stop()
 
 
-async def _round(settings, clock, smtp_url, *, expiring: bool = False) -> int:
+async def _round(settings, clock, smtp_url, *, expiring: bool = False, **overrides) -> int:
     db = Database(settings.sqlalchemy_url(), 4)
     try:
-        svc = Services(settings.model_copy(update={"smtp_url": smtp_url}), db, clock, InFlight())
+        svc = Services(settings.model_copy(update={"smtp_url": smtp_url, **overrides}), db, clock, InFlight())
         now = clock.now_ms()
         if expiring:  # the worker's expiring-notice job, as a round runs it before the mail
             await run_job(svc, next(j for j in JOBS if j.name == "expiringNotified"), now)
@@ -83,8 +83,8 @@ async def _round(settings, clock, smtp_url, *, expiring: bool = False) -> int:
         await db.dispose()
 
 
-def run_round(settings, clock, smtp_url, *, expiring: bool = False) -> int:
-    return asyncio.run(_round(settings, clock, smtp_url, expiring=expiring))
+def run_round(settings, clock, smtp_url, *, expiring: bool = False, **overrides) -> int:
+    return asyncio.run(_round(settings, clock, smtp_url, expiring=expiring, **overrides))
 
 
 def parts(msg: EmailMessage) -> tuple[str, str]:
@@ -124,7 +124,7 @@ def test_a_hundred_channels_expiring_at_once_make_one_digest(settings, clock, db
     run_round(settings, clock, smtp.url, expiring=True)
     [msg] = smtp.to(p_email)
     assert msg["To"] == p_email and "dayledger" in msg["From"]
-    assert msg["Subject"] == f"dayledger · {p.name}: 100 channels end soon, the first in 2 days", msg["Subject"]
+    assert msg["Subject"] == f"[dayledger] {p.name}: 100 channels end soon, the first in 2 days", msg["Subject"]
     assert msg["Auto-Submitted"] == "auto-generated"
     text, html = parts(msg)
     for cid in ids:
@@ -161,7 +161,7 @@ def test_only_the_chosen_types_are_mailed(settings, clock, db, make_partner, adm
     [mail] = smtp.to(f"{chooser.name}@example.com")
     text, html = parts(mail)
     assert "Balance below your limit" in text and "Channels ending soon" not in text
-    assert mail["Subject"] == f"dayledger · {chooser.name}: balance 4 days, below your limit of 5"
+    assert mail["Subject"] == f"[dayledger] {chooser.name}: balance 4 days, below your limit of 5"
     assert smtp.to(f"{silent.name}@example.com") == []
     [mail] = smtp.to(f"{everything.name}@example.com")
     text, _ = parts(mail)
@@ -255,3 +255,52 @@ def test_two_rounds_at_once_mail_each_event_once(settings, clock, db, make_partn
             assert unmailed(db, p) == 0
     finally:
         controller.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_smtp_urls_and_login(settings, clock, db, make_partner):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+    from pydantic import ValidationError
+
+    from dayledger.config import Settings
+    from dayledger.notices.mailer import parse
+
+    assert parse("smtp://mail.example").port == 25
+    s = parse("smtps://bot%40example.net:p%3Ass@mail.example")
+    assert (s.scheme, s.host, s.port, s.username, s.password) == ("smtps", "mail.example", 465,
+                                                                  "bot@example.net", "p:ss")
+    assert parse("smtp+starttls://mail.example").port == 587 and parse("smtp://mail.example:2525").port == 2525
+    assert "p:ss" not in str(s)
+    for bad in ("http://mail.example", "smtp://", "smtp://mail.example:99999"):
+        with pytest.raises(ValidationError):
+            Settings(smtp_url=bad)
+    assert Settings(smtp_url="").smtp_url is None
+
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"bot", b"s3cr:t")
+        logins.append(ok)
+        return AuthResult(success=ok)
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_require_tls=False, auth_required=True)
+    controller.start()
+    try:
+        p = make_partner()
+        emit(db, p, "days", clock.now_ms() - rules.URGENT_HOLD_MS, {"balance": 1, "daysLimit": 7})
+        # A refused login is a server failure (aiosmtpd then stalls the session: the timeout ends it).
+        run_round(settings, clock, f"smtp://bot:wrong@127.0.0.1:{port}", smtp_timeout_seconds=1.0)
+        assert inbox.to(f"{p.name}@example.com") == [] and unmailed(db, p) == 1 and logins == [False]
+        run_round(settings, clock, f"smtp://bot:s3cr%3At@127.0.0.1:{port}")
+        assert len(inbox.to(f"{p.name}@example.com")) == 1 and logins[-1] is True and unmailed(db, p) == 0
+    finally:
+        controller.stop()
+
+
+def test_the_worker_runs_the_job_each_round():
+    assert "noticesEmailed" in [job.name for job in JOBS]
+    names = [job.name for job in JOBS]
+    # After the jobs that write events, so a round's notices are read in that round.
+    assert names.index("noticesEmailed") > names.index("expiringNotified")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -193,14 +193,17 @@ def sections(events: list[Event], clock: Times, names: dict[str, str]) -> list[S
 
 
 def compose(partner: Recipient, events: list[Event], names: dict[str, str], now_ms: int,
-            public_url: str) -> Digest:
+            public_url: str, sender: str) -> Digest:
+    """The digest of ``events`` (one partner's, in id order). The subject and the footer
+    name the sender's display name (the operator's brand in DAYLEDGER_SMTP_FROM)."""
     clock = Times(partner.timezone, now_ms)
     parts = sections(events, clock, names)
+    brand = parseaddr(sender)[0] or "dayledger"
     others = len(events) - len([e for e in events if e.type == parts[0].type])
-    subject = f"dayledger · {partner.name}: {parts[0].summary}"
+    subject = f"[{brand}] {partner.name}: {parts[0].summary}"
     if others:
         subject += f" (+{plural(others, 'more notice')})"
-    context = dict(partner=partner, sections=parts, subject=subject, count=len(events), clock=clock,
+    context = dict(brand=brand, partner=partner, sections=parts, subject=subject, count=len(events), clock=clock,
                    now=clock.both(now_ms), public_url=public_url.rstrip("/"),
                    first_id=public_id(events[0].id), last_id=public_id(events[-1].id), plural=plural)
     return Digest(subject=subject, text=_TEXT.get_template("digest.txt").render(context),

@@ -19,6 +19,7 @@ alone. That backoff lives in the worker process."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +34,9 @@ log = logging.getLogger("dayledger.notices")
 
 BACKOFF_FIRST_MS = 60_000
 BACKOFF_MAX_MS = 3_600_000
+# A round stops sending after this long (a slow server must not hold the worker's other
+# jobs); the partners left are mailed in the next round.
+ROUND_SECONDS = 30.0
 
 
 @dataclass
@@ -108,7 +112,7 @@ async def _compose(session: AsyncSession, svc: Services, batch: Batch, now_ms: i
     assert batch.partner is not None
     names = await repository.channel_names(session, batch.partner.id,
                                            [e.channel_id for e in batch.mail if e.channel_id])
-    d = digest.compose(batch.partner, batch.mail, names, now_ms, svc.settings.public_url)
+    d = digest.compose(batch.partner, batch.mail, names, now_ms, svc.settings.public_url, svc.settings.smtp_from)
     return digest.message(d, svc.settings.smtp_from, batch.partner.email, now_ms)
 
 
@@ -171,8 +175,11 @@ async def send_notices(svc: Services, now_ms: int) -> int:
 
     conn = mailer.Connection(mailer.parse(settings.smtp_url), settings.smtp_timeout_seconds)
     send = _send_postgres if svc.db.is_postgres else _send_sqlite
+    stop_at = time.monotonic() + ROUND_SECONDS
     try:
         for partner_id, w in sorted(waiting.items(), key=lambda item: item[1].first_id):
+            if time.monotonic() > stop_at:
+                break
             backoff = pacing.partner(partner_id)
             if not w.due or backoff.waiting(now_ms):
                 continue
