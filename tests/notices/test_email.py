@@ -304,3 +304,28 @@ def test_the_worker_runs_the_job_each_round():
     names = [job.name for job in JOBS]
     # After the jobs that write events, so a round's notices are read in that round.
     assert names.index("noticesEmailed") > names.index("expiringNotified")
+
+
+def test_every_type_reads_as_a_section(settings, clock, db, make_partner, smtp):
+    """A partner that chose every type gets each one it has, in one mail, first what asks
+    it to act; types with no section of their own show their payload's plain values."""
+    p = make_partner(timezone="Asia/Tokyo")
+    assert p.put(f"/partners/{p.name}/notices", json={"emailEvents": ["*"]}).status_code == 200
+    at = clock.now_ms() - rules.HOLD_MS
+    emit(db, p, "channel.created", at, {"id": "ABCDEF-00001", "mode": "trial", "projectId": "x"}, "ABCDEF-00001")
+    emit(db, p, "runway.low", at, {"runwayDays": 4, "runwayUntil": "2026-12-09", "runwayNoticeDays": 7,
+                                   "balance": 40, "burnPerDay": 10})
+    emit(db, p, "autoextend.failed", at, {"policyId": "x", "channelId": "ABCDEF-00002", "days": 5, "balance": 2,
+                                          "code": "insufficient_balance", "message": "short"}, "ABCDEF-00002")
+    emit(db, p, "topup.paid", at, {"paymentId": "topup_1", "days": 30, "total": "30.00", "currency": "USD",
+                                   "balance": 70})
+    run_round(settings, clock, smtp.url)
+    [mail] = smtp.to(f"{p.name}@example.com")
+    text, html = parts(mail)
+    order = [text.index(title) for title in ("Runway below your threshold (1)", "Auto-extend could not extend",
+                                             "A top-up (Checkout or auto-recharge) was paid",
+                                             "A channel was created (1)")]
+    assert order == sorted(order), text
+    assert "2026-12-09" in text and "ABCDEF-00002" in text and "topup_1" in text and "mode: trial" in text
+    assert " JST" in text and "Time (Asia/Tokyo)" in html
+    assert mail["Subject"] == f"[dayledger] {p.name}: the balance lasts 4 days, until 2026-12-09 (+3 more notices)"

@@ -119,6 +119,25 @@ def _build(events: list[Event], clock: Times, names: dict[str, str]) -> Section:
                     note="Top up, or lower the limit, to keep your channels running.")
         s.rows = [[*at(e), _s(e.payload.get("balance")), _s(e.payload.get("daysLimit"))] for e in events]
         return s
+    if t == "runway.low":
+        last = events[-1].payload
+        s = Section(t, "Runway below your threshold",
+                    f"the balance lasts {_s(last.get('runwayDays'))} days, until {_s(last.get('runwayUntil'))}",
+                    [*when, "Runway (days)", "Runs out (UTC date)", "Threshold (days)", "Balance (days)",
+                     "Burn (days a day)"],
+                    note="Top up, or stop channels you no longer need, before the balance runs out.")
+        s.rows = [[*at(e), *(_s(e.payload.get(k)) for k in ("runwayDays", "runwayUntil", "runwayNoticeDays",
+                                                             "balance", "burnPerDay"))] for e in events]
+        return s
+    if t == "autoextend.failed":
+        s = Section(t, "Auto-extend could not extend channels: the balance is short",
+                    f"auto-extend could not extend channel {_s(p0.get('channelId'))}" if n == 1
+                    else f"auto-extend could not extend {n:,} channels",
+                    [*when, "Channel", "Name", "Days needed", "Balance (days)"],
+                    note="Top up: each policy tries again every round and extends as soon as the balance allows.")
+        s.rows = [[*at(e), *_channel_cells(e, names), _s(e.payload.get("days")), _s(e.payload.get("balance"))]
+                  for e in events]
+        return s
     if t == "channel.expiring":
         events = sorted(events, key=lambda e: int(e.payload.get("activeTill") or 0))
         ends = ["Ends (UTC)", *([f"Ends ({clock.timezone})"] if clock.zone else [])]

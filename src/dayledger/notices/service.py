@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..events import EVENT_TYPES
 from ..models import Partner
 from ..partners import service as partners
 from .schemas import ALL, DEFAULT_EMAIL_EVENTS, NoticeSettingsBody
@@ -55,8 +56,9 @@ def hold_ms(event_type: str) -> int:
 
 
 def to_mail(event_type: str, created_ms: int, mailed: frozenset[str] | None, now_ms: int) -> bool:
-    """Whether an event is to be mailed: a type the partner chose, not too old."""
-    return (mailed is None or event_type in mailed) and created_ms >= now_ms - MAX_AGE_MS
+    """Whether an event is to be mailed: a type of the catalogue the partner chose, not too old."""
+    return ((event_type in mailed) if mailed is not None else (event_type in EVENT_TYPES)) \
+        and created_ms >= now_ms - MAX_AGE_MS
 
 
 def is_due(event_type: str, created_ms: int, now_ms: int) -> bool:
