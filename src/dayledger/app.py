@@ -20,6 +20,7 @@ from .idempotency import InFlight
 from .admin import endpoints as admin
 from .channels import endpoints as channels
 from .gateway import endpoints as gateway
+from .autoextend import endpoints as autoextend
 from .autorecharge import endpoints as autorecharge
 from .invoices import endpoints as invoices
 from .notices import endpoints as notices
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router,
                    payments.router, topups.router, autorecharge.router, invoices.router, subscriptions.router,
-                   notices.router, webhooks.router):
+                   notices.router, webhooks.router, autoextend.router):
         app.include_router(router)
     limits.install(app)  # body, header and read-time limits, before any route runs
     openapi.install(app)  # honest OpenAPI document, offline /docs and /redoc

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = 72
     worker_interval_seconds: float = 5.0
     expiry_batch_size: int = 5000
+    # Channels one worker step extends by their auto-extend policies (one transaction).
+    autoextend_batch_size: int = Field(default=500, ge=1)
 
     # Request limits (api/limits.py): request line + headers, JSON bodies (some routes
     # allow more), and the longest wait for the next piece of a body.

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from . import tasks as infrastructure
+from .autoextend import tasks as autoextend
 from .autorecharge import tasks as autorecharge
 from .channels import tasks as channels
 from .invoices import tasks as invoices
@@ -24,6 +25,7 @@ log = logging.getLogger("dayledger.worker")
 
 # The domains with background work; a new domain adds its tasks module here.
 JOBS: list[Job] = [*channels.JOBS, *topups.JOBS, *autorecharge.JOBS, *invoices.JOBS, *subscriptions.JOBS,
+                   *autoextend.JOBS,
                    # after every job that writes events, so a round sends what it caused
                    *webhooks.JOBS, *notices.JOBS, *infrastructure.JOBS]
 

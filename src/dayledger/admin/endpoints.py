@@ -38,15 +38,16 @@ async def create_partner(request: Request, body: PartnerCreate) -> Response:
         now = svc.clock.now_ms()
         partner, project_id = await service.create(session, body, svc.settings, now)
         counts = await service.counts_of(session, partner, now)
-        return CreatedPartner(**PartnerProfile.fields_of(partner, counts), projectId=project_id)
+        return CreatedPartner(**PartnerProfile.fields_of(partner, counts, now), projectId=project_id)
     return await handle(request, fn, permission="operator", status=201)
 
 
 @router.get("/partners", summary="List partners with balances and channel counts", response_model=PartnerList)
 async def list_partners(request: Request, paging: Paging) -> Response:
     async def fn(session: AsyncSession, principal: Principal) -> PartnerList:
-        rows, total = await service.page(session, paging.count, paging.offset, services(request).clock.now_ms())
-        return PartnerList(partners=[PartnerProfile.of(p, counts) for p, counts in rows], count=len(rows),
+        now = services(request).clock.now_ms()
+        rows, total = await service.page(session, paging.count, paging.offset, now)
+        return PartnerList(partners=[PartnerProfile.of(p, counts, now) for p, counts in rows], count=len(rows),
                            offset=paging.offset, total=total)
     return await handle(request, fn, permission="operator")
 

@@ -98,7 +98,7 @@ def list_(as_json: bool = AS_JSON) -> None:
         offset, out = 0, []
         while True:
             rows, total = await service.page(session, 500, offset, now)
-            out += [PartnerProfile.of(p, counts).dump() for p, counts in rows]
+            out += [PartnerProfile.of(p, counts, now).dump() for p, counts in rows]
             offset += len(rows)
             if not rows or offset >= total:
                 return out

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..clock import DAY_MS
+from ..models.ledger_entry import AUTOEXTEND_WHERE
 from .service import PAYMENT_CREDITS
 
 # Each check: what it checks, one query returning the rows that violate it, and how to
@@ -103,6 +104,25 @@ CHECKS: list[tuple[str, str, str]] = [
         "HAVING p.clawed_days <> COALESCE(SUM(CASE WHEN e.type = 'clawback' THEN e.days "
         "WHEN e.type = 'reinstate' THEN -e.days ELSE 0 END), 0) OR p.clawed_days > p.days",
         "payment {0}: records {1} days clawed back, its entries {2}",
+    ),
+    (
+        "auto-extend policies' spent days equal their entries",
+        # The worker's keys are autoextend:<policy id, 23 characters>:<channel id, 12>:<cycle>.
+        f"SELECT a.id, a.spent_days, COALESCE(s.days, 0) FROM autoextend_policies a LEFT JOIN ("
+        f" SELECT SUBSTR(idempotency_key, 12, 23) AS policy_id, SUM(days) AS days FROM ledger_entries"
+        f" WHERE {AUTOEXTEND_WHERE} GROUP BY SUBSTR(idempotency_key, 12, 23)) s ON s.policy_id = a.id "
+        "WHERE a.spent_days <> COALESCE(s.days, 0)",
+        "auto-extend policy {0}: spentDays {1}, but its extensions in the ledger total {2} days",
+    ),
+    (
+        "auto-extend cycles equal their entries",
+        f"SELECT c.policy_id, c.channel_id, c.cycles, COALESCE(s.n, 0) FROM autoextend_cycles c LEFT JOIN ("
+        f" SELECT SUBSTR(idempotency_key, 12, 23) AS policy_id, SUBSTR(idempotency_key, 36, 12) AS channel_id,"
+        f"  COUNT(*) AS n FROM ledger_entries WHERE {AUTOEXTEND_WHERE}"
+        "  GROUP BY SUBSTR(idempotency_key, 12, 23), SUBSTR(idempotency_key, 36, 12)) s"
+        " ON s.policy_id = c.policy_id AND s.channel_id = c.channel_id "
+        "WHERE c.cycles <> COALESCE(s.n, 0)",
+        "auto-extend policy {0}, channel {1}: {2} cycles recorded, {3} extensions in the ledger",
     ),
     (
         "no negative days",

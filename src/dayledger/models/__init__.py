@@ -1,6 +1,8 @@
 """ORM tables, one file per table."""
 
 from .api_token import ApiToken
+from .autoextend_cycle import AutoextendCycle
+from .autoextend_policy import AutoextendPolicy
 from .autorecharge_rule import AutorechargeRule
 from .base import Base
 from .channel import Channel
@@ -18,6 +20,6 @@ from .webhook_attempt import WebhookAttempt
 from .webhook_delivery import WebhookDelivery
 from .webhook_endpoint import WebhookEndpoint
 
-__all__ = ["ApiToken", "AutorechargeRule", "Base", "Channel", "Event", "IdempotencyKey", "LedgerEntry",
-           "OperatorSetting", "Partner", "Payment", "PaymentMethod", "Project", "StripeEvent", "Subscription",
-           "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint"]
+__all__ = ["ApiToken", "AutoextendCycle", "AutoextendPolicy", "AutorechargeRule", "Base", "Channel", "Event",
+           "IdempotencyKey", "LedgerEntry", "OperatorSetting", "Partner", "Payment", "PaymentMethod", "Project",
+           "StripeEvent", "Subscription", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint"]

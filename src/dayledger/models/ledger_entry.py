@@ -7,6 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
 
+# The entries of auto-extend policies: written by the worker as this actor, each with its
+# cycle's key (``autoextend:<policy>:<channel>:<cycle>``).
+AUTOEXTEND_WHERE = "actor_type = 'system' AND actor_id = 'autoextend'"
+
 
 class LedgerEntry(Base):
     """One movement of days. Append-only: database triggers refuse UPDATE and DELETE."""
@@ -21,6 +25,10 @@ class LedgerEntry(Base):
         Index("uq_ledger_payment_credit", "payment_id", unique=True,
               sqlite_where=text("type IN ('topup', 'invoice', 'subscription')"),
               postgresql_where=text("type IN ('topup', 'invoice', 'subscription')")),
+        # One extension per auto-extend cycle: the worker's key names the policy, the channel
+        # and the cycle, so a retried cycle can never debit twice (only the system writes them).
+        Index("uq_ledger_autoextend_key", "idempotency_key", unique=True,
+              sqlite_where=text(AUTOEXTEND_WHERE), postgresql_where=text(AUTOEXTEND_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),

@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import paging
+from ..autoextend import repository as autoextend
 from ..channels import repository as channels
 from ..ledger.service import TIME_ONLY
 from ..models import Channel, LedgerEntry, Partner
@@ -28,7 +29,8 @@ async def channel_counts(session: AsyncSession, partner_ids: Sequence[str], now_
     """Per partner: live channel counts by mode and by run state."""
     counts: dict[str, dict] = {
         pid: {"total": 0, "byMode": {"trial": 0, "live": 0, "dev": 0, "dev_archive": 0},
-              "byState": {"running": 0, "stopped": 0, "expired": 0}, "paidRunning": 0} for pid in partner_ids}
+              "byState": {"running": 0, "stopped": 0, "expired": 0}, "paidRunning": 0, "burning": 0}
+        for pid in partner_ids}
     if not partner_ids:
         return counts
     runs = channels.running(now_ms)
@@ -52,6 +54,8 @@ async def channel_counts(session: AsyncSession, partner_ids: Sequence[str], now_
         .group_by(Channel.partner_id))).all()
     for pid, n in paid_running:
         counts[pid]["paidRunning"] = n
+    for pid, n in (await autoextend.burning(session, partner_ids, now_ms)).items():
+        counts[pid]["burning"] = n
     return counts
 
 

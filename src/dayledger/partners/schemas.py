@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from .. import money
+from ..autoextend.runway import runway
 from ..ids import PARTNER_NAME_PATTERN
 from ..models import LedgerEntry, Partner
 from ..replies import Reply, Success
@@ -113,7 +114,10 @@ class ChannelCounts(Reply):
     total: int
     byMode: dict[str, int]
     byState: dict[str, int]
-    paidRunning: int  # running trial/live channels with paid time: what runwayDays divides by
+    paidRunning: int  # running trial/live channels with paid time
+    burning: int = Field(description="running trial or live channels the balance pays for, one day a day each: "
+                                     "those with paid time and those with an active auto-extend policy; "
+                                     "runwayDays divides by it")
 
 
 class DiscountTierReply(Reply):
@@ -140,24 +144,29 @@ class PartnerProfile(Reply):
     status: Literal["active", "suspended"]
     creationTS: int
     channels: ChannelCounts
-    runwayDays: int | None
+    runwayDays: int | None = Field(description=(
+        "whole days the balance lasts at the current burn: floor(balance ÷ channels.burning). The balance is "
+        "spent only by extensions, and each running trial or live channel that has paid time (renewed by hand "
+        "or by a policy) or an active auto-extend policy (which will pay for it when its free time ends) takes "
+        "one day a day from it, whatever the policy's K and L; null when nothing burns"))
+    runwayUntil: str | None = Field(description="the UTC date (YYYY-MM-DD) the balance runs out at that burn: "
+                                                "now + runwayDays days; null when nothing burns")
     debtDays: int  # owed after a refund or dispute took back more than the balance held
     discounts: list[DiscountTierReply]
     annualDiscountPercent: str
     invoiceBilling: bool
 
     @classmethod
-    def fields_of(cls, partner: Partner, counts: dict[str, Any]) -> dict[str, Any]:
-        paid_running = counts["paidRunning"]
+    def fields_of(cls, partner: Partner, counts: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        r = runway(partner.balance, counts["burning"], now_ms)
         return dict(
             id=partner.id, name=partner.name, email=partner.email, balance=partner.balance,
             currency=partner.currency, pricePerMonth=money.text(partner.price_per_month),
             trialEligible=partner.trial_eligible, trialDays=partner.trial_days, daysLimit=partner.days_limit,
             sandboxLimit=partner.sandbox_limit, timezone=partner.timezone, status=partner.status,
             creationTS=partner.created_ms, channels=ChannelCounts(**counts),
-            # Days the balance lasts if every running paid channel is kept running, one day a
-            # day each (free trials and sandboxes burn nothing); null when nothing burns.
-            runwayDays=(partner.balance // paid_running) if paid_running > 0 else None,
+            # docs/decisions.md, "Runway" (and autoextend/runway.py, which tells runway.low).
+            runwayDays=r.days, runwayUntil=r.until,
             debtDays=partner.debt_days or 0,
             discounts=[DiscountTierReply(fromDays=int(d["fromDays"]), percent=str(d["percent"]))
                        for d in partner.discounts or []],
@@ -165,8 +174,8 @@ class PartnerProfile(Reply):
             invoiceBilling=bool(partner.invoice_billing))
 
     @classmethod
-    def of(cls, partner: Partner, counts: dict[str, Any]) -> PartnerProfile:
-        return cls(**cls.fields_of(partner, counts))
+    def of(cls, partner: Partner, counts: dict[str, Any], now_ms: int) -> PartnerProfile:
+        return cls(**cls.fields_of(partner, counts, now_ms))
 
 
 class ActorReply(Reply):

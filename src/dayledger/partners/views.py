@@ -17,7 +17,7 @@ from .schemas import HISTORY_CSV_COLUMNS, HistoryPage, PartnerProfile, TokenInfo
 
 
 async def profile(session: AsyncSession, partner: Partner, now_ms: int) -> PartnerProfile:
-    return PartnerProfile.of(partner, await service.counts_of(session, partner, now_ms))
+    return PartnerProfile.of(partner, await service.counts_of(session, partner, now_ms), now_ms)
 
 
 async def profile_reply(session: AsyncSession, name: str, now_ms: int) -> PartnerProfile:
