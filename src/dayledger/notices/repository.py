@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Channel, Event, Partner
@@ -39,11 +39,6 @@ async def pending_page(session: AsyncSession, after_id: int, limit: int) -> list
         select(Event.id, Event.partner_id, Event.type, Event.created_ms)
         .where(Event.emailed_ms.is_(None), Event.id > after_id).order_by(Event.id).limit(limit))
     return [Pending(*row) for row in rows.tuples()]
-
-
-async def count_pending(session: AsyncSession) -> int:
-    return (await session.execute(select(func.count()).select_from(Event).where(Event.emailed_ms.is_(None))
-                                  )).scalar_one()
 
 
 async def recipients(session: AsyncSession, partner_ids: Sequence[str]) -> dict[str, Recipient]:
