@@ -212,7 +212,7 @@ def test_long_commands_show_progress_on_a_terminal_only(cli, make_partner, inser
     done, drawn = cli.on_terminal("worker", "--once")
     assert done.returncode == 0, drawn
     expired = json.loads(done.stdout)["expired"]
-    assert expired >= 30 and "expiring channels" in drawn and f"{expired}/{expired}" in drawn
+    assert expired >= 30 and "worker round" in drawn and f"{expired}/{expired}" in drawn
     checked, drawn = cli.on_terminal("verify")
     assert checked.returncode == 0 and "ledger OK" in checked.stdout
     from dayledger.ledger.verify import CHECKS

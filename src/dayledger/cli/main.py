@@ -90,9 +90,10 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
                 shown = [job for job in JOBS if job.pending]
                 now = svc.clock.now_ms()
                 due = sum([await svc.db.run(job.pending, now) for job in shown if job.pending])
-                names = {job.name for job in shown}
-                with progress(", ".join(job.doing for job in shown), due) as advance:
-                    done = await run_once(svc, on_step=lambda job, n: advance(n) if job in names else None)
+                # The bar names the job at work (all their names at once no longer fit a line).
+                doing = {job.name: job.doing or job.name for job in shown}
+                with progress("worker round", due) as advance:
+                    done = await run_once(svc, on_step=lambda job, n: advance(n, doing[job]) if job in doing else None)
                 sys.stdout.write(json.dumps(done) + "\n")
             else:
                 announce(settings, "dayledger worker running; Ctrl-C stops it")

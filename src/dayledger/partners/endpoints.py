@@ -91,9 +91,10 @@ async def patch_settings(request: Request, name: PartnerName, body: PartnerSetti
     async def fn(session: AsyncSession, principal: Principal) -> Success:
         principal.require_partner(name)
         svc = services(request)
-        partner = await service.update_settings(session, name, body)
-        if body.webhooks is not None:  # the list is kept as endpoints, signed like the others
-            await webhooks.sync_settings(session, partner, partner.settings["webhooks"], svc.settings,
-                                         svc.clock.now_ms())
+        if body.webhooks is not None:  # the list is kept as endpoints, signed like the others; its
+            # URLs are checked (a DNS lookup) before anything is written, so no write lock waits on it
+            await webhooks.sync_settings(session, await service.get(session, name, for_update=True),
+                                         [w.model_dump() for w in body.webhooks], svc.settings, svc.clock.now_ms())
+        await service.update_settings(session, name, body)
         return Success()
     return await handle(request, fn, permission="full")

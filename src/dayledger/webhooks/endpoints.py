@@ -102,7 +102,7 @@ def _install(prefix: str, owner: Callable[..., str | None], reads: str, writes: 
             return reply
         return await handle(request, fn, permission=writes)
 
-    @router.post(f"{one}/secret", response_model=EndpointCreated, responses=error_responses(404),
+    @router.post(f"{one}/secret", response_model=EndpointCreated, responses=error_responses(404, 409),
                  summary="Replace the endpoint's signing secret; the new one is shown only here",
                  description="Deliveries sent after this answer are signed with the new secret.")
     async def rotate(request: Request, name: Owner, endpoint_id: EndpointID) -> Response:
