@@ -329,3 +329,14 @@ def test_every_type_reads_as_a_section(settings, clock, db, make_partner, smtp):
     assert "2026-12-09" in text and "ABCDEF-00002" in text and "topup_1" in text and "mode: trial" in text
     assert " JST" in text and "Time (Asia/Tokyo)" in html
     assert mail["Subject"] == f"[dayledger] {p.name}: the balance lasts 4 days, until 2026-12-09 (+3 more notices)"
+
+
+def test_a_digest_that_cannot_be_made_blocks_no_one_else(settings, clock, db, make_partner, smtp):
+    broken, fine = make_partner(), make_partner()
+    at = clock.now_ms() - rules.HOLD_MS
+    # A payload no section can read (an end that is not a time) fails only its partner's mail.
+    emit(db, broken, "channel.expiring", at, {"id": "ABCDEF-00001", "mode": "live", "activeTill": "soon"})
+    emit(db, fine, "channel.expiring", at, {"id": "ABCDEF-00002", "mode": "live", "activeTill": at + DAY_MS})
+    run_round(settings, clock, smtp.url)
+    assert smtp.to(f"{broken.name}@example.com") == [] and unmailed(db, broken) == 1
+    assert len(smtp.to(f"{fine.name}@example.com")) == 1 and unmailed(db, fine) == 0

@@ -195,6 +195,11 @@ async def send_notices(svc: Services, now_ms: int) -> int:
                 log.warning("SMTP server failed (retry after %d s): %s", (pacing.server.until_ms - now_ms) // 1000,
                             exc)
                 break
+            except Exception:  # noqa: BLE001 - one partner's digest that cannot be made must not stop the others
+                backoff.failed(now_ms)
+                log.exception("email digest of partner %s failed (retry after %d s)", partner_id,
+                              (backoff.until_ms - now_ms) // 1000)
+                continue
             pacing.partners.pop(partner_id, None)
             pacing.server = Backoff()
     finally:
