@@ -57,9 +57,6 @@ class Pacing:
     server: Backoff = field(default_factory=Backoff)
     partners: dict[str, Backoff] = field(default_factory=dict)
 
-    def partner(self, partner_id: str) -> Backoff:
-        return self.partners.setdefault(partner_id, Backoff())
-
 
 _PACING: dict[str, Pacing] = {}  # per SMTP URL, in this process
 
@@ -180,9 +177,10 @@ async def send_notices(svc: Services, now_ms: int) -> int:
         for partner_id, w in sorted(waiting.items(), key=lambda item: item[1].first_id):
             if time.monotonic() > stop_at:
                 break
-            backoff = pacing.partner(partner_id)
+            backoff = pacing.partners.get(partner_id) or Backoff()
             if not w.due or backoff.waiting(now_ms):
                 continue
+            pacing.partners[partner_id] = backoff  # kept while it fails; dropped on success
             try:
                 handled += await send(svc, conn, partner_id, w.first_id, now_ms)
             except mailer.MessageRefused as exc:
