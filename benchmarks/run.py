@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dlbench import common, expiry, export, extend, layers  # noqa: E402
+from dlbench import common, expiring, expiry, export, extend, layers, webhooks  # noqa: E402
 from dlbench.common import RESULTS, log  # noqa: E402
 
-BENCHES = ("extend", "expiry", "export", "layers")
+BENCHES = ("extend", "expiry", "export", "layers", "webhooks", "expiring")
 TARGETS = {"extend_sqlite": 1500, "extend_postgres": 1000, "hot_partner": 500, "half_load_p99_ms": 50,
            "fraction_of_ceiling": 0.5, "expiry_s": 60, "export_s": 5}
 
@@ -41,8 +41,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--expiry-channels", type=int, help="channels seeded for expiry (default 1,000,000)")
     ap.add_argument("--expiry-sqlite", action="store_true",
                     help="also run the expiry benchmark on SQLite (it is a PostgreSQL benchmark)")
+    ap.add_argument("--expiring-sqlite", action="store_true",
+                    help="also run the expiring-notice scan on SQLite (it is a PostgreSQL benchmark)")
+    ap.add_argument("--webhook-events", type=int, help="events per webhook drain (default 20,000; quick 2,000)")
     ap.add_argument("--profile", action="store_true",
-                    help="add a py-spy-profiled extend phase per server (needs the 'bench' extra)")
+                    help="add a py-spy-profiled extend phase per server, and sample the first webhook worker "
+                         "during each drain (needs the 'bench' extra)")
     ap.add_argument("--output", type=Path, help="JSON file to write (default results/bench-<time>.json)")
     return ap.parse_args(argv)
 
@@ -57,7 +61,14 @@ def configs(args):
     exp = expiry.ExpiryConfig(channels=args.expiry_channels or (100_000 if q else 1_000_000),
                               partners=100 if q else 1000)
     exo = export.ExportConfig(sizes=(4_000, 20_000) if q else (20_000, 100_000))
-    return ext, exp, exo
+    whk = webhooks.WebhookConfig(events=args.webhook_events or (2_000 if q else 20_000),
+                                 workers=(1,) if q else (1, 2), lag_intervals=(0.1,) if q else (0.1, 5.0),
+                                 lag_seconds=8.0 if q else 30.0, ceiling_seconds=2.0 if q else 4.0,
+                                 split_events=1000 if q else 4000,
+                                 profile=args.profile)
+    eng = expiring.ExpiringConfig(channels=100_000 if q else 1_000_000, partners=100 if q else 1000,
+                                  workers=(1,) if q else (1, 2))
+    return ext, exp, exo, whk, eng
 
 
 # ---------------------------------------------------------------- reporting
@@ -65,7 +76,7 @@ def configs(args):
 def table(title: str, header: list[str], rows: list[list]) -> str:
     cells = [[str(h) for h in header]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))  # noqa: E731
     out = [f"\n{title}", line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]]
     return "\n".join(out)
 
@@ -117,7 +128,7 @@ def report(results: dict) -> tuple[str, str]:
         if "error" in r:
             exp_rows.append([engine, "ERROR", r["error"][:80]] + [""] * 5)
             continue
-        for key, run in r["runs"].items():
+        for run in r["runs"].values():
             c = run["check"]
             exp_rows.append([engine, f"{r['channels']:,} / {r['due']:,}", run["workers"], run["seconds"],
                              run["channels_per_s"], c["expired_channels"], c["exact"], c["verify"]])
@@ -148,10 +159,77 @@ def report(results: dict) -> tuple[str, str]:
         emit("Layers: CPU (and wall) microseconds per extend, serial, in process",
              ["engine", "HTTP 404 floor (server CPU)", "service CPU", "service wall", "prebuilt Core CPU",
               "prebuilt Core wall", "driver CPU", "driver wall"], lay_rows)
+    report_webhooks(results, emit)
+    report_expiring(results, emit)
     tgt = results.get("targets", [])
     if tgt:
         emit("Targets", ["target", "measured", "met"], [[t["target"], t["measured"], t["met"]] for t in tgt])
     return "\n".join(text), "\n".join(md)
+
+
+def report_webhooks(results: dict, emit) -> None:
+    ceil_rows, drain_rows, lag_rows = [], [], []
+    for engine, r in results.get("webhooks", {}).items():
+        if "error" in r:
+            drain_rows.append([engine, "ERROR", r["error"][:80]] + [""] * 13)
+            continue
+        for c in r["ceiling"].values():
+            ceil_rows.append([engine, c["streams"], c["processes"], c["posts_per_s"], c["errors"] + c["bad_signatures"],
+                              c["cpu"].get("client_cores"), c["cpu"].get("receiver_cores"), c["cpu"].get("other_cores")])
+        for d in r["drain"].values():
+            cpu = d["cpu"]
+            drain_rows.append([engine, d["endpoints"], d["workers"], f"{d['delivered']:,} / {d['events']:,}",
+                               d["seconds"], d["events_per_s"], d["first_arrival_s"], d["of_ceiling"],
+                               d["arrivals"]["duplicates"], d["arrivals"]["out_of_order"],
+                               "ok" if d["ok"] else "FAILED", cpu.get("worker_cores"), cpu.get("postgres_cores", ""),
+                               cpu.get("receiver_cores"), cpu.get("other_cores")])
+        for x in r["lag"].values():
+            cpu = x["cpu"]
+            lag_rows.append([engine, x["endpoints"], x["workers"], x["interval_s"], f"{x['rate']} ({x['target_rate']})",
+                             x["counted"], x["p50_ms"], x["p99_ms"], x["max_ms"], "ok" if x["ok"] else "FAILED",
+                             cpu.get("worker_cores"), cpu.get("postgres_cores", ""), cpu.get("producer_cores"),
+                             cpu.get("other_cores")])
+    split_rows = []
+    for engine, r in results.get("webhooks", {}).items():
+        for x in r.get("steps", {}).values():
+            split_rows.append([engine, x["endpoints"], x["per_step"], x["claim_ms"], x["claim_cpu_ms"], x["send_ms"],
+                               x["send_cpu_ms"], x["record_ms"], x["record_cpu_ms"], x["send_cpu_ms_per_post"],
+                               x["events_per_s"]])
+    if ceil_rows:
+        emit("Webhook receiver ceiling (bare httpx client posting signed bodies, no database)",
+             ["engine", "streams", "client processes", "posts/s", "errors", "client cores", "receiver cores",
+              "other cores"], ceil_rows)
+    if drain_rows:
+        emit("Webhook delivery: backlog drain (dayledger worker processes, interval 0.1 s)",
+             ["engine", "endpoints", "workers", "delivered", "seconds", "events/s", "first arrival s", "of ceiling",
+              "duplicates", "out of order", "result", "worker cores", "pg cores", "receiver cores", "other cores"],
+             drain_rows)
+    if lag_rows:
+        emit("Webhook lag at load (commit to arrival, producer at half the drain rate)",
+             ["engine", "endpoints", "workers", "interval s", "events/s (target)", "events counted", "p50 ms",
+              "p99 ms", "max ms", "result", "worker cores", "pg cores", "producer cores", "other cores"], lag_rows)
+    if split_rows:
+        emit("Webhook delivery steps timed apart (in process, ms per step: wall and CPU)",
+             ["engine", "endpoints", "deliveries per step", "claim ms", "claim CPU", "send ms", "send CPU",
+              "record ms", "record CPU", "send CPU ms per POST", "events/s"], split_rows)
+
+
+def report_expiring(results: dict, emit) -> None:
+    rows = []
+    for engine, r in results.get("expiring", {}).items():
+        if "error" in r:
+            rows.append([engine, "ERROR", r["error"][:80]] + [""] * 9)
+            continue
+        for run in r["runs"].values():
+            c, i = run["check"], run["idle"]
+            rows.append([engine, f"{r['channels']:,} / {r['due']:,}", f"{c['in_scan_range']:,}", run["workers"],
+                         run["seconds"], run["channels_per_s"], f"{run['notified']:,}", c["exact"],
+                         i.get("idle_step_s_median"), i.get("idle_round_s_median"), i.get("idle_round_cpu_s_median"),
+                         run["cpu"].get("postgres_cores", ""), run["cpu"].get("other_cores")])
+    if rows:
+        emit("Expiring notices (notify_expiring in a loop until 0, then rounds with nothing due)",
+             ["engine", "channels / due", "in 30-day range", "workers", "seconds", "notified/s", "notified", "exact",
+              "idle step s", "idle round s", "idle round worker CPU s", "pg cores", "other cores"], rows)
 
 
 def targets(results: dict) -> list[dict]:
@@ -181,7 +259,7 @@ def targets(results: dict) -> list[dict]:
         if "error" in r:
             add(f"expiry on {engine}", r["error"][:60], False)
             continue
-        for key, run in r["runs"].items():
+        for run in r["runs"].values():
             add(f"{engine}: expiry of {r['due']:,} due in {r['channels']:,} < 60 s ({run['workers']} worker(s))",
                 f"{run['seconds']} s, exact={run['check']['exact']}",
                 run["seconds"] < 60 and run["check"]["exact"] and not run["timed_out"])
@@ -203,7 +281,7 @@ def main(argv=None) -> int:
         log(f"PostgreSQL is not reachable at {common.PG_ADMIN}; skipping it")
         engines.remove("postgres")
     benches = args.bench or list(BENCHES)
-    ext_cfg, exp_cfg, exo_cfg = configs(args)
+    ext_cfg, exp_cfg, exo_cfg, whk_cfg, eng_cfg = configs(args)
     started = time.time()
     results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                      "quick": args.quick, "machine": common.machine_info(), "src": common.src_state(),
@@ -215,6 +293,8 @@ def main(argv=None) -> int:
         for engine in engines:
             if bench == "expiry" and engine == "sqlite" and not (args.expiry_sqlite or args.engine == "sqlite"):
                 continue
+            if bench == "expiring" and engine == "sqlite" and not (args.expiring_sqlite or args.engine == "sqlite"):
+                continue
             try:
                 if bench == "extend":
                     results[bench][engine] = extend.run(engine, ext_cfg)
@@ -222,6 +302,10 @@ def main(argv=None) -> int:
                     results[bench][engine] = expiry.run(engine, exp_cfg)
                 elif bench == "export":
                     results[bench][engine] = export.run(engine, exo_cfg)
+                elif bench == "webhooks":
+                    results[bench][engine] = webhooks.run(engine, whk_cfg)
+                elif bench == "expiring":
+                    results[bench][engine] = expiring.run(engine, eng_cfg)
                 else:
                     results[bench][engine] = layers.run(engine, layers.LayersConfig(
                         iterations=300 if args.quick else 1500, http_seconds=2.0 if args.quick else 4.0))
