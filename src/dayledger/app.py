@@ -1,4 +1,5 @@
-"""create_app(): the JSON API routers, the one error shape, and the in-process worker."""
+"""create_app(): the JSON API routers, the one error shape, the dashboard and console pages, and
+the in-process worker."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from .projects import endpoints as projects
 from .subscriptions import endpoints as subscriptions
 from .topups import endpoints as topups
 from .webhooks import endpoints as webhooks
+from .web import endpoints as web
+from .dashboard import endpoints as dashboard
 
 log = logging.getLogger("dayledger")
 
@@ -60,8 +63,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router,
                    payments.router, topups.router, autorecharge.router, invoices.router, subscriptions.router,
-                   notices.router, webhooks.router, autoextend.router):
+                   notices.router, webhooks.router, autoextend.router,
+                   web.router, dashboard.router):
         app.include_router(router)
+    web.install(app)  # /static: the pages' stylesheet, script and icon
     limits.install(app)  # body, header and read-time limits, before any route runs
     openapi.install(app)  # honest OpenAPI document, offline /docs and /redoc
     ops.install(app)  # /health, /ready, /metrics; counts every request, so it goes outermost

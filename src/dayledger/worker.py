@@ -16,6 +16,7 @@ from .invoices import tasks as invoices
 from .notices import tasks as notices
 from .subscriptions import tasks as subscriptions
 from .topups import tasks as topups
+from .users import tasks as users
 from .webhooks import tasks as webhooks
 from .context import Services
 from .jobs import Job
@@ -27,7 +28,7 @@ log = logging.getLogger("dayledger.worker")
 JOBS: list[Job] = [*channels.JOBS, *topups.JOBS, *autorecharge.JOBS, *invoices.JOBS, *subscriptions.JOBS,
                    *autoextend.JOBS,
                    # after every job that writes events, so a round sends what it caused
-                   *webhooks.JOBS, *notices.JOBS, *infrastructure.JOBS]
+                   *webhooks.JOBS, *notices.JOBS, *users.JOBS, *infrastructure.JOBS]
 
 
 async def run_job(svc: Services, job: Job, now_ms: int, on_step: Callable[[str, int], None] | None = None) -> int:

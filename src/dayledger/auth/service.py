@@ -39,9 +39,12 @@ class Principal:
     partner_id: str | None = None
     partner_name: str | None = None
     suspended: bool = False  # a suspended partner's token: reads only (api.handling enforces it)
+    user_id: str | None = None  # a person signed in to the dashboard or console (users/)
 
     @property
     def actor(self) -> Actor:
+        if self.user_id is not None:
+            return Actor("user", self.user_id)
         return Actor("operator" if self.kind == "operator" else "token", self.token_id)
 
     @property

@@ -9,7 +9,7 @@ import sys
 import typer
 
 from .. import __version__
-from . import invoice, partner, token
+from . import invoice, partner, token, user
 from .common import announce, err, fail, log_level, open_database, out, progress, run, setup_logging
 
 app = typer.Typer(help="dayledger: prepaid days for partner-sold API channels.", no_args_is_help=True,
@@ -18,6 +18,7 @@ app.add_typer(partner.app, name="partner")
 app.add_typer(token.app, name="token")
 app.add_typer(token.operator_app, name="operator-token")
 app.add_typer(invoice.app, name="invoice")
+app.add_typer(user.app, name="user")
 
 
 def _print_version(value: bool) -> None:
