@@ -33,6 +33,7 @@ from .topups import endpoints as topups
 from .webhooks import endpoints as webhooks
 from .web import endpoints as web
 from .dashboard import endpoints as dashboard
+from .console import endpoints as console
 
 log = logging.getLogger("dayledger")
 
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router,
                    payments.router, topups.router, autorecharge.router, invoices.router, subscriptions.router,
                    notices.router, webhooks.router, autoextend.router,
-                   web.router, dashboard.router):
+                   web.router, dashboard.router, console.router):
         app.include_router(router)
     web.install(app)  # /static: the pages' stylesheet, script and icon
     limits.install(app)  # body, header and read-time limits, before any route runs

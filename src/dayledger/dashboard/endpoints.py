@@ -53,3 +53,10 @@ async def overview(request: Request) -> Response:
                 "expiring": await views.expiring_soon(session, seen.partner, now),
                 "chart": await views.balance_chart(session, seen.partner, now)}
     return await show(request, seen, "dashboard/overview.html", "Overview", **await svc.db.run(fn))
+
+
+# The pages of each part of the dashboard, in their own modules.
+from . import account, billing, channels  # noqa: E402 - they import show() and partner_viewer() from here
+
+for part in (channels.router, billing.router, account.router):
+    router.include_router(part)
