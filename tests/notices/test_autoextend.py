@@ -193,3 +193,27 @@ def test_a_cycle_whose_bookkeeping_was_lost_is_not_debited_again(make_partner, d
     assert [e[2] for e in auto_entries(db, cid)] == [f"autoextend:{ax}:{cid}:1", f"autoextend:{ax}:{cid}:2"]
     assert p.get(f"/channels/{cid}/autoextend").json()["spentDays"] == 2  # cycle 1 counted back in
     assert_ledger_sound()
+
+
+
+def test_a_channel_a_running_policy_covers_is_not_told_it_is_expiring(make_partner, db, db_url, clock, day0):
+    """channel.expiring would tell a daily policy's channel every day, while the policy
+    extends it. Paused, or failing on a short balance, the channel is told as usual."""
+    from dayledger.channels.repository import notify_expiring
+
+    p = make_partner(balance=4)
+    covered, paused, alone = paid_channel(p), paid_channel(p), paid_channel(p)  # balance 1
+    policy(p, covered, belowDays=1, extendDays=2)
+    policy(p, paused, belowDays=1, extendDays=1, paused=True)
+
+    def told() -> set[str]:
+        return {r[0] for r in db.rows("SELECT channel_id FROM events WHERE partner_id = :p "
+                                      "AND type = 'channel.expiring'", p=p.id)}
+
+    db.run(notify_expiring, clock.now_ms(), 100)
+    assert told() == {paused, alone}
+    clock.advance(ms=6 * HOUR_MS)
+    round_now(db_url, clock)  # 18 hours left; the balance (1) cannot pay 2 days: the policy is failing
+    assert auto_entries(db, covered) == []
+    db.run(notify_expiring, clock.now_ms(), 100)
+    assert told() == {covered, paused, alone}

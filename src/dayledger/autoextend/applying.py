@@ -16,7 +16,9 @@ the ledger instead of debiting again. Each channel is tried at most once a round
 (``tried_ms`` = the round's time), so a short balance does not make a round loop.
 
 A short balance changes nothing but the policy's ``lastFailure``; ``autoextend.failed``
-is emitted once per shortfall (``failing``), and the channel is tried again next round."""
+is emitted once per shortfall (``failing``). Every round then checks whether the balance
+can pay K (in the claim's SQL, so thousands of waiting channels cost nothing meanwhile)
+and extends as soon as it can."""
 
 from __future__ import annotations
 

@@ -58,7 +58,10 @@ def _due(p: Any, now_ms: int) -> tuple:
     # In BIGINT: L × DAY_MS passes int4 on PostgreSQL from 25 days.
     ends_soon = Channel.active_till_ms < literal(now_ms, BigInteger) + p.below_days * literal(DAY_MS, BigInteger)
     not_tried = or_(AutoextendCycle.tried_ms.is_(None), AutoextendCycle.tried_ms < now_ms)
-    return (*runs(now_ms), ends_soon, active(p, now_ms), Partner.status == "active", not_tried)
+    # A policy failing on a short balance is tried again as soon as the balance can pay K:
+    # not every round over every channel while nothing changed (thousands of channels).
+    can_pay = or_(p.failing.is_(False), Partner.balance >= p.extend_days)
+    return (*runs(now_ms), ends_soon, active(p, now_ms), Partner.status == "active", not_tried, can_pay)
 
 
 def _own_due(now_ms: int):
@@ -133,6 +136,16 @@ async def entry_of_key(session: AsyncSession, channel_id: str, key: str) -> int 
     return (await session.execute(select(LedgerEntry.days).where(
         LedgerEntry.channel_id == channel_id, LedgerEntry.idempotency_key == key,
         LedgerEntry.actor_type == "system", LedgerEntry.actor_id == "autoextend"))).scalar_one_or_none()
+
+
+def covered(now_ms: int) -> ColumnElement[bool]:
+    """SQL: an active policy that is not failing applies to the channel (its own, else its
+    project's): it will extend the channel before its time ends."""
+    own, proj, mine = aliased(Policy), aliased(Policy), aliased(Policy)
+    return or_(exists().where(own.channel_id == Channel.id, active(own, now_ms), own.failing.is_(False)),
+               and_(~exists().where(mine.channel_id == Channel.id),
+                    exists().where(proj.project_id == Channel.project_id, active(proj, now_ms),
+                                   proj.failing.is_(False))))
 
 
 async def burning(session: AsyncSession, partner_ids: Sequence[str], now_ms: int) -> dict[str, int]:

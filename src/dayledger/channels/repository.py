@@ -9,6 +9,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import paging
+from ..autoextend import repository as autoextend
 from ..clock import DAY_MS
 from ..errors import NotFound
 from ..events import emit_many
@@ -125,8 +126,10 @@ _MARK_NOTIFIED = (_channels.update().where(_channels.c.id == bindparam("cid"))  
 async def notify_expiring(session: AsyncSession, now_ms: int, batch_size: int) -> int:
     """SPEC 7: ``channel.expiring`` once per channel per paid period, when its time ends
     within the partner's ``expiring_notice_days``. The channel remembers the end it was told
-    about; an extension moves the end, and the next approach is told again. Several workers
-    share the rows (SKIP LOCKED); the event is written in the transaction that marks them."""
+    about; an extension moves the end, and the next approach is told again. A channel an
+    active auto-extend policy covers is not told (the policy extends it; if the balance is
+    short, ``autoextend.failed`` says so and the channel is told again as usual). Several
+    workers share the rows (SKIP LOCKED); the event is written in the transaction that marks them."""
     due = (await session.execute(
         select(Channel.id, Channel.partner_id, Channel.mode, Channel.active_till_ms)
         .join(Partner, Partner.id == Channel.partner_id)
@@ -138,6 +141,7 @@ async def notify_expiring(session: AsyncSession, now_ms: int, batch_size: int) -
                Channel.active_till_ms <= (literal(now_ms, BigInteger)
                                           + sql_cast(Partner.expiring_notice_days, BigInteger) * DAY_MS),
                Channel.active_till_ms > Channel.created_ms,  # never had time: nothing to end
+               ~autoextend.covered(now_ms),  # a running policy will extend it (if it fails: told)
                or_(Channel.expiring_notified_till_ms.is_(None),
                    Channel.expiring_notified_till_ms != Channel.active_till_ms))
         .order_by(Channel.active_till_ms).limit(batch_size)
