@@ -13,7 +13,6 @@ from .models import Event
 
 
 # Every event type, with what it means; docs/events.md documents each payload.
-# ``autoextend.failed`` and ``runway.low`` belong to features still being built (issue 9).
 EVENT_TYPES: dict[str, str] = {
     "days": "the balance fell below the partner's days_limit (once per fall; re-armed at or above it)",
     "runway.low": "the runway fell below the partner's runway notice threshold (once per fall)",
