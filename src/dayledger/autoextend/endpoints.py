@@ -48,7 +48,7 @@ async def get_channel_policy(request: Request, ChannelID: ChannelID) -> Response
     return await handle(request, fn, permission="read")
 
 
-@router.delete("/channels/{ChannelID}/autoextend", response_model=PolicyReply, responses=error_responses(404),
+@router.delete("/channels/{ChannelID}/autoextend", response_model=PolicyReply, responses=error_responses(404, 409),
                summary="Remove the channel's own auto-extend policy (its project's, if any, applies again)")
 async def remove_channel_policy(request: Request, ChannelID: ChannelID) -> Response:
     async def fn(session: AsyncSession, principal: Principal) -> PolicyReply:
@@ -76,7 +76,8 @@ async def get_project_policy(request: Request, ProjectID: ProjectID) -> Response
     return await handle(request, fn, permission="read")
 
 
-@router.delete("/projects/{ProjectID}/autoextend", response_model=PolicyReply, responses=error_responses(404),
+@router.delete("/projects/{ProjectID}/autoextend", response_model=PolicyReply,
+               responses=error_responses(404, 409),
                summary="Remove the project's auto-extend policy")
 async def remove_project_policy(request: Request, ProjectID: ProjectID) -> Response:
     async def fn(session: AsyncSession, principal: Principal) -> PolicyReply:
