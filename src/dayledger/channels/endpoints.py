@@ -3,7 +3,6 @@ parse, authorize, call one service function, shape the reply."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,16 +11,15 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api import (CSV_REPLY, ERROR_RESPONSES, ApiRoute, HistoryFilter, Paging, PagingParams, Success, authorized,
-                   csv_response, error_responses, handle, idempotency_key, rows_in_batches, services)
+                   error_responses, handle, idempotency_key, services)
 from ..auth.service import Principal
 from ..ledger import Op
 from ..partners import service as partner_service
 from ..partners.schemas import HistoryPage
-from . import repository, service
+from . import repository, service, views
 from .params import ChannelID, Expiring, ModeFilter, ProjectID, Search, StateFilter, StatusFilter, Uid
 from .schemas import (BulkExtendReply, BulkExtendRequest, ChannelCreate, ChannelList, ChannelReply, ChannelUpdate,
-                      DeleteReply, ExtendReply, ExtendRequest, ModeReply, ModeRequest, StopReply, StopRequest,
-                      api_status, billing_status, valid_through)
+                      DeleteReply, ExtendReply, ExtendRequest, ModeReply, ModeRequest, StopReply, StopRequest)
 
 router = APIRouter(tags=["Channels"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
@@ -79,9 +77,6 @@ async def extend_channels(request: Request, body: BulkExtendRequest) -> Response
     return await handle(request, fn, permission="channels")
 
 
-EXPORT_COLUMNS = ["Name", "ID", "Phone Number", "Work Period", "Status", "Mode", "Created Date", "Billing Status"]
-
-
 @router.get("/channels/export.csv", summary="All channels as CSV, streamed", **CSV_REPLY)
 async def export_channels(request: Request, mode: ModeFilter = None, state: StateFilter = None,
                           status: StatusFilter = None, expiringWithin: Expiring = None, q: Search = None) -> Response:
@@ -91,21 +86,9 @@ async def export_channels(request: Request, mode: ModeFilter = None, state: Stat
         partner_id = principal.require_partner()
         return partner_id, await service.timezone_of(session, partner_id)
     partner_id, tz = await authorized(request, fn)
-    now = services(request).clock.now_ms()
-    stmt = repository.filtered(partner_id, now, mode=mode, state=state, status=status,
-                               expiring_within_days=expiringWithin, q=q)
-
-    def row(ch: Any) -> list[Any]:
-        created = datetime.fromtimestamp(ch.created_ms / 1000, tz).date().isoformat()
-        through = valid_through(ch, tz)
-        period = "sandbox" if ch.mode in ("dev", "dev_archive") else (
-            f"{created} to {through}" if through else "not paid")
-        return [ch.name, ch.id, ch.phone or "", period, api_status(ch), ch.mode, created, billing_status(ch, now)]
-
-    async def batch(session: AsyncSession, after: Any, size: int) -> list[Any]:
-        return await repository.export_batch(session, stmt, after, size)
-    chunks = rows_in_batches(services(request).db, EXPORT_COLUMNS, batch, lambda ch: (ch.created_ms, ch.id), row)
-    return csv_response(chunks, "channels.csv")
+    svc = services(request)
+    return views.export_csv(svc.db, partner_id, tz, svc.clock.now_ms(), mode=mode, state=state, status=status,
+                            expiring_within_days=expiringWithin, q=q)
 
 
 @router.get("/channels/{ChannelID}", summary="Get channel", operation_id="getChannel", response_model=ChannelReply,
