@@ -52,7 +52,8 @@ async def check(session: AsyncSession, now_ms: int) -> int:
     re-arms made."""
     partners = (await session.execute(
         select(Partner.id, Partner.balance, Partner.runway_notice_days, Partner.runway_alerted)
-        .where(or_(Partner.runway_notice_days.is_not(None), Partner.runway_alerted.is_(True))))).all()
+        .where(or_(Partner.runway_notice_days.is_not(None), Partner.runway_alerted.is_(True)))
+        .order_by(Partner.id))).all()  # rows flipped in id order, the order every writer locks partners
     burn = await repository.burning(session, [p.id for p in partners], now_ms)
     changed = 0
     for p in partners:
