@@ -21,8 +21,13 @@ async def by_name(session: AsyncSession, name: str, *, for_update: bool = False)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def page(session: AsyncSession, count: int, offset: int) -> tuple[list[Partner], int]:
-    return await paging.page(session, select(Partner), count, offset, Partner.created_ms, Partner.id)
+async def page(session: AsyncSession, count: int, offset: int, q: str | None = None) -> tuple[list[Partner], int]:
+    """Partners oldest first; ``q``: only names containing it (case-insensitive)."""
+    stmt = select(Partner)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(func.lower(Partner.name).like(f"%{escaped.lower()}%", escape="\\"))
+    return await paging.page(session, stmt, count, offset, Partner.created_ms, Partner.id)
 
 
 async def channel_counts(session: AsyncSession, partner_ids: Sequence[str], now_ms: int) -> dict[str, dict]:

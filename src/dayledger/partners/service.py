@@ -115,9 +115,9 @@ async def counts_of(session: AsyncSession, partner: Partner, now_ms: int) -> dic
     return (await repository.channel_counts(session, [partner.id], now_ms))[partner.id]
 
 
-async def page(session: AsyncSession, count: int, offset: int, now_ms: int
+async def page(session: AsyncSession, count: int, offset: int, now_ms: int, q: str | None = None
                ) -> tuple[list[tuple[Partner, dict[str, Any]]], int]:
-    rows, total = await repository.page(session, count, offset)
+    rows, total = await repository.page(session, count, offset, q)
     counts = await repository.channel_counts(session, [p.id for p in rows], now_ms)
     return [(p, counts[p.id]) for p in rows], total
 

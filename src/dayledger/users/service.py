@@ -229,10 +229,11 @@ async def set_role(session: AsyncSession, partner_id: str, user_id: str, role: s
     return user
 
 
-async def remove(session: AsyncSession, partner_id: str, user_id: str, now_ms: int) -> User:
-    """Disable the user and end its sessions (the row stays: history names it)."""
+async def remove(session: AsyncSession, partner_id: str | None, user_id: str, now_ms: int) -> User:
+    """Disable the user and end its sessions (the row stays: history names it); partner_id
+    None: an operator user."""
     user = await _member(session, partner_id, user_id)
-    if user.role == "owner":
+    if user.role == "owner" and partner_id is not None:  # an owner always has its partner
         await _keep_an_owner(session, partner_id)
     user.disabled_ms = now_ms
     await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
@@ -240,7 +241,7 @@ async def remove(session: AsyncSession, partner_id: str, user_id: str, now_ms: i
     return user
 
 
-async def _member(session: AsyncSession, partner_id: str, user_id: str) -> User:
+async def _member(session: AsyncSession, partner_id: str | None, user_id: str) -> User:
     user = await session.get(User, user_id)
     if user is None or user.partner_id != partner_id or user.disabled_ms is not None:
         raise NotFound("user not found", f"no user '{user_id}' in this account")
