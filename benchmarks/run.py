@@ -173,8 +173,9 @@ def report_webhooks(results: dict, emit) -> None:
         if "error" in r:
             drain_rows.append([engine, "ERROR", r["error"][:80]] + [""] * 13)
             continue
-        for c in r["ceiling"].values():
-            ceil_rows.append([engine, c["streams"], c["processes"], c["posts_per_s"], c["errors"] + c["bad_signatures"],
+        for key, c in r["ceiling"].items():
+            ceil_rows.append([engine, key.split("_before_")[-1].replace("ep_", " endpoint(s), ").replace("w", " worker(s)"),
+                              c["streams"], c["processes"], c["posts_per_s"], c["errors"] + c["bad_signatures"],
                               c["cpu"].get("client_cores"), c["cpu"].get("receiver_cores"), c["cpu"].get("other_cores")])
         for d in r["drain"].values():
             cpu = d["cpu"]
@@ -196,8 +197,8 @@ def report_webhooks(results: dict, emit) -> None:
                                x["send_cpu_ms"], x["record_ms"], x["record_cpu_ms"], x["send_cpu_ms_per_post"],
                                x["events_per_s"]])
     if ceil_rows:
-        emit("Webhook receiver ceiling (bare httpx client posting signed bodies, no database)",
-             ["engine", "streams", "client processes", "posts/s", "errors", "client cores", "receiver cores",
+        emit("Webhook receiver ceiling (bare httpx client posting signed bodies, no database; right before each drain)",
+             ["engine", "before the drain of", "streams", "client processes", "posts/s", "errors", "client cores", "receiver cores",
               "other cores"], ceil_rows)
     if drain_rows:
         emit("Webhook delivery: backlog drain (dayledger worker processes, interval 0.1 s)",

@@ -7,9 +7,10 @@ processes (``DAYLEDGER_WEBHOOK_ALLOW_PRIVATE=true``), and for the lag a producer
 (``webhook_producer.py``) committing events through ``dayledger.events.emit``.
 
 * **Ceiling**: the receiver's throughput with a bare httpx client (``webhook_ceiling.py``)
-  posting the same signed bodies with no database: 1 stream (what one endpoint can get:
-  its events go one after another) and ``webhook_concurrency`` streams (16 endpoints at a
-  time), from 1 and from 2 client processes.
+  posting the same signed bodies with no database, measured right before each drain in
+  the drain's shape: 1 stream for 1 endpoint (its events go one after another, whatever
+  the workers), ``webhook_concurrency`` streams (16 endpoints at a time) from as many
+  client processes as workers for 100 endpoints.
 * **Drain**: the workers run idle (interval 0.1 s) on a database with the endpoints; then
   N events are committed in one transaction (1 endpoint: all one partner's; 100
   endpoints: N/100 for each of 100 partners, one endpoint each). Rate = N / (last
@@ -94,7 +95,7 @@ class Receiver:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
+            os.killpg(self.proc.pid, signal.SIGKILL)  # nothing to save; SIGINT may not stop serve_forever
             self.proc.wait(10)
         self.secrets_path.unlink(missing_ok=True)
 
@@ -169,6 +170,20 @@ def seed_endpoints(engine: str, endpoints: int, port: int) -> tuple[common.Bench
             "created_ms", "updated_ms"]
     _insert(db, "webhook_endpoints", cols, rows)
     return db, partners
+
+
+def copy_db(engine: str, tpl: common.BenchDB, label: str) -> common.BenchDB:
+    """A copy of the template. PostgreSQL: with ``plan_cache_mode = force_custom_plan`` for
+    every session of that database. This server runs with autovacuum off, so the tables are
+    never analyzed while a run fills them; a worker's cached generic plan of the claim's
+    head query, made while ``webhook_deliveries`` was nearly empty, then stays in use and
+    takes 20-45 s per claim once 20,000 deliveries are pending (README: findings). Custom
+    plans are made per execution from the tables' current sizes, as after an autovacuum
+    ANALYZE on a normally configured server."""
+    db = expiry.copy_db(engine, tpl, label)
+    if engine == "postgres":
+        asyncio.run(common.pg_admin(f'ALTER DATABASE "{db.name}" SET plan_cache_mode = force_custom_plan'))
+    return db
 
 
 def event_rows(partners: list[seed.SeededPartner], n: int, now: int, first_seq: int = 0) -> list[tuple]:
@@ -320,7 +335,7 @@ def ceiling(receiver: Receiver, streams: int, processes: int, cfg: WebhookConfig
 
 
 def drain(engine: str, tpl: common.BenchDB, partners, receiver: Receiver, workers: int, cfg: WebhookConfig) -> dict:
-    db = expiry.copy_db(engine, tpl, f"webhooks_d{len(partners)}_w{workers}")
+    db = copy_db(engine, tpl, f"webhooks_d{len(partners)}_w{workers}")
     prof_path = RESULTS / "logs" / f"pyspy-{db.name}.txt"
     try:
         receiver.get("reset")
@@ -367,7 +382,7 @@ def drain(engine: str, tpl: common.BenchDB, partners, receiver: Receiver, worker
 
 def lag(engine: str, tpl: common.BenchDB, partners, receiver: Receiver, workers: int, interval: float,
         rate: float, cfg: WebhookConfig) -> dict:
-    db = expiry.copy_db(engine, tpl, f"webhooks_l{workers}_{int(interval * 10)}")
+    db = copy_db(engine, tpl, f"webhooks_l{workers}_{int(interval * 10)}")
     try:
         receiver.get("reset")
         procs = start_workers(db, workers, interval, cfg.concurrency)
@@ -465,7 +480,7 @@ async def _split(url: str, concurrency: int) -> dict:
 def split(engine: str, tpl: common.BenchDB, partners, receiver: Receiver, events: int, cfg: WebhookConfig) -> dict:
     """In this process, no worker loop: the claim / send / record steps of a backlog, timed
     apart (wall and CPU per step of up to ``webhook_batch_size`` deliveries)."""
-    db = expiry.copy_db(engine, tpl, f"webhooks_s{len(partners)}")
+    db = copy_db(engine, tpl, f"webhooks_s{len(partners)}")
     try:
         receiver.get("reset")
         _insert(db, "events", EVENT_COLS, event_rows(partners, events, int(time.time() * 1000)))
@@ -483,19 +498,19 @@ def run(engine: str, cfg: WebhookConfig) -> dict:
                  "drain_interval_s": cfg.drain_interval, "ceiling": {}, "drain": {}, "lag": {}}
     templates: dict[int, tuple] = {}
     try:
-        log(f"webhooks on {engine}: ceiling (bare httpx client, no database)")
-        for streams in sorted({1, cfg.concurrency}):
-            for processes in cfg.workers:
-                out["ceiling"][f"{streams}x{processes}"] = ceiling(receiver, streams, processes, cfg)
         for n in sorted(set(cfg.endpoint_counts) | {cfg.lag_endpoints}):
             templates[n] = seed_endpoints(engine, n, receiver.port)
         for n in cfg.endpoint_counts:
             for workers in cfg.workers:
+                # The ceiling of the same shape, measured right before the drain (the load of other
+                # processes on this machine changes from one minute to the next). One endpoint's events
+                # go one after another whatever the workers: its ceiling is one stream.
+                streams, processes = (1, 1) if n == 1 else (min(n, cfg.concurrency), workers)
+                key = f"{streams}x{processes}_before_{n}ep_{workers}w"
+                log(f"webhooks on {engine}: ceiling, {streams} stream(s) x {processes} process(es)")
+                c = out["ceiling"][key] = ceiling(receiver, streams, processes, cfg)
                 log(f"webhooks on {engine}: drain of {cfg.events:,} events, {n} endpoint(s), {workers} worker(s)")
                 r = drain(engine, *templates[n], receiver, workers, cfg)
-                streams = 1 if n == 1 else min(n, cfg.concurrency)
-                # One endpoint's events go one after another whatever the workers: its ceiling is one stream.
-                c = out["ceiling"][f"{streams}x{1 if n == 1 else workers}"]
                 r["ceiling"] = c["posts_per_s"]
                 r["of_ceiling"] = round(r["events_per_s"] / c["posts_per_s"], 2) if r["events_per_s"] else None
                 out["drain"][f"{n}ep_{workers}w"] = r
