@@ -49,7 +49,7 @@ def summary(payload: Any, limit: int = 140) -> str:
     if not isinstance(payload, dict):
         text = json.dumps(payload, separators=(",", ":"), default=str)
     else:
-        text = ", ".join(f"{k}: {v if isinstance(v, str | int | float) or v is None else json.dumps(v, default=str)}"
+        text = ", ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v, default=str)}"
                          for k, v in payload.items())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
