@@ -217,3 +217,21 @@ def test_a_channel_a_running_policy_covers_is_not_told_it_is_expiring(make_partn
     assert auto_entries(db, covered) == []
     db.run(notify_expiring, clock.now_ms(), 100)
     assert told() == {covered, paused, alone}
+
+
+def test_a_clients_idempotency_key_cannot_take_a_cycles_key(make_partner, db, db_url, clock, day0,
+                                                            assert_ledger_sound):
+    """The ledger's uniqueness of cycle keys covers only the worker's own entries: a client
+    sending the next cycle's key on a manual extension neither fails nor stops the cycle."""
+    p = make_partner(balance=10)
+    cid = paid_channel(p)
+    ax = policy(p, cid, belowDays=1, extendDays=1)["id"]
+    forged = f"autoextend:{ax}:{cid}:1"
+    r = p.post(f"/channels/{cid}/extend", json={"days": 1, "comment": "by hand"}, headers={"Idempotency-Key": forged})
+    assert r.status_code == 200, r.text
+    clock.advance(days=1, ms=6 * HOUR_MS)  # 18 hours left
+    round_now(db_url, clock)
+    assert [e[2] for e in auto_entries(db, cid)] == [forged]  # the worker's cycle 1, besides the client's entry
+    assert p.get(f"/channels/{cid}/autoextend").json()["cycles"] == 1
+    assert p.balance == 10 - 3
+    assert_ledger_sound()
