@@ -36,9 +36,15 @@ for (const form of document.querySelectorAll("form[data-quote]")) {
       const response = await fetch(`${form.getAttribute("data-quote")}?${params}`, {headers: {accept: "application/json"}});
       const body = await response.json();
       if (mine !== asked) return;  // an older answer arriving late
-      output.textContent = response.ok ? body.text : body.error;
+      // data-quote-total="field" shows that field of the answer (default: text);
+      // every [data-quote-part="field"] in the form shows its own field.
+      const good = response.ok && !body.error;
+      if (output) output.textContent = good ? body[output.getAttribute("data-quote-total") || "text"] : body.error;
+      for (const part of form.querySelectorAll("[data-quote-part]")) {
+        part.textContent = good ? (body[part.getAttribute("data-quote-part")] ?? "") : "";
+      }
     } catch (_) {
-      if (mine === asked) output.textContent = "";
+      if (mine === asked && output) output.textContent = "";
     }
   };
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 150); });
