@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from dayledger.autoextend import applying, runway
+from dayledger.autoextend import applying, repository, runway
 from dayledger.clock import DAY_MS
 from dayledger.db import Database
 
@@ -15,8 +15,10 @@ BATCH = 50
 
 
 async def one_round(database: Database, now_ms: int) -> int:
-    """What the worker's two jobs do in one round at ``now_ms``: steps until a step claims
-    less than a batch, then the runway check. Returns the channels the policies took."""
+    """What the worker's auto-extend jobs do in one round at ``now_ms``: the re-arm, steps
+    until a step claims less than a batch, then the runway check. Returns the channels the
+    policies took."""
+    await database.run(repository.rearm, now_ms)
     taken = 0
     while True:
         n = await database.run(applying.run_due, now_ms, BATCH)

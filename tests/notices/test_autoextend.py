@@ -235,3 +235,28 @@ def test_a_clients_idempotency_key_cannot_take_a_cycles_key(make_partner, db, db
     assert p.get(f"/channels/{cid}/autoextend").json()["cycles"] == 1
     assert p.balance == 10 - 3
     assert_ledger_sound()
+
+
+
+def test_a_shortfall_ends_when_the_balance_can_pay_again_even_without_an_extension(
+        make_partner, admin, db, db_url, clock, day0, assert_ledger_sound):
+    p = make_partner(balance=12)
+    a, b = paid_channel(p, days=1), paid_channel(p, days=5)  # balance 6
+    assert p.put("/projects/default/autoextend", json={"belowDays": 1, "extendDays": 10}).status_code == 200
+
+    def failed() -> int:
+        return db.scalar("SELECT COUNT(*) FROM events WHERE partner_id = :p AND type = 'autoextend.failed'", p=p.id)
+
+    clock.advance(ms=6 * HOUR_MS)
+    round_now(db_url, clock)  # a: 18 hours left, 6 < 10: the first shortfall
+    assert failed() == 1
+    assert p.post(f"/channels/{a}/stop", json={}).status_code == 200  # the partner lets it go
+    assert admin.post(f"/admin/partners/{p.name}/credit", json={"days": 10, "comment": "in"}).status_code == 200
+    clock.advance(ms=HOUR_MS)
+    round_now(db_url, clock)  # 16 days: the shortfall is over, though nothing was due to extend
+    assert admin.post(f"/admin/partners/{p.name}/debit", json={"days": 10, "comment": "out"}).status_code == 200
+    clock.advance(days=4)  # b: less than a day left, 6 < 10: a new shortfall, told
+    round_now(db_url, clock)
+    assert failed() == 2
+    assert auto_entries(db, a) == auto_entries(db, b) == []
+    assert_ledger_sound()

@@ -18,7 +18,8 @@ the ledger instead of debiting again. Each channel is tried at most once a round
 A short balance changes nothing but the policy's ``lastFailure``; ``autoextend.failed``
 is emitted once per shortfall (``failing``). Every round then checks whether the balance
 can pay K (in the claim's SQL, so thousands of waiting channels cost nothing meanwhile)
-and extends as soon as it can."""
+and extends as soon as it can. The shortfall ends with an extension, or when the balance
+can pay K again (``repository.rearm``, a job of its own), whichever comes first."""
 
 from __future__ import annotations
 

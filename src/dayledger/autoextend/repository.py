@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, and_, delete, exists, func, literal, or_, select
+from sqlalchemy import BigInteger, ColumnElement, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -102,6 +102,15 @@ async def count_due(session: AsyncSession, now_ms: int) -> int:
     for query in (_own_due(now_ms), _project_due(now_ms)):
         total += (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     return total
+
+
+async def rearm(session: AsyncSession, now_ms: int) -> int:
+    """End the shortfall of every failing policy whose partner's balance can pay K again,
+    extension or not: the next short balance is a new shortfall, told again."""
+    recovered = exists().where(Partner.id == Policy.partner_id, Partner.balance >= Policy.extend_days)
+    done = await session.execute(update(Policy).where(Policy.failing.is_(True), recovered).values(failing=False)
+                                 .execution_options(synchronize_session=False))
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 async def lock_policies(session: AsyncSession, ids: Collection[str]) -> dict[str, Policy]:

@@ -12,11 +12,16 @@ async def _extend_step(svc: Services, now_ms: int) -> int:
     return await svc.db.run(applying.run_due, now_ms, svc.settings.autoextend_batch_size)
 
 
+async def _rearm_step(svc: Services, now_ms: int) -> int:
+    return await svc.db.run(repository.rearm, now_ms)
+
+
 async def _runway_step(svc: Services, now_ms: int) -> int:
     return await svc.db.run(runway.check, now_ms)
 
 
 # After the extensions, so a round's runway sees the balance they left.
-JOBS = [Job("autoextendChecked", _extend_step, batch=lambda svc: svc.settings.autoextend_batch_size,
+JOBS = [Job("autoextendRearmed", _rearm_step),
+        Job("autoextendChecked", _extend_step, batch=lambda svc: svc.settings.autoextend_batch_size,
             pending=repository.count_due, doing="auto-extending channels"),
         Job("runwayNotices", _runway_step)]
