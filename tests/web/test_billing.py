@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from payments.conftest import pay_server, pay_settings, pay_url, stripe_env  # noqa: F401  (fixtures)
+from payments.conftest import checkout_complete, pay_server, pay_settings, pay_url, stripe_env  # noqa: F401
 from web.conftest import Checked, sign_in
 
 
@@ -102,7 +102,7 @@ def test_the_quote_route_needs_a_session(web):
 
 
 def test_pay_creates_a_pending_topup_and_opens_checkout(pay_web, make_partner, make_user, admin, stripe_env,
-                                                        db):
+                                                        checkout_complete):  # noqa: F811
     p = priced(make_partner, admin)
     sign_in(pay_web, make_user(p, "owner"))
     pay_web.goto("/dashboard/topup")
@@ -130,6 +130,14 @@ def test_pay_creates_a_pending_topup_and_opens_checkout(pay_web, make_partner, m
     pay_web.screenshot("dashboard-topup")
     pay_web.page.set_viewport_size({"width": 390, "height": 844})
     pay_web.screenshot("dashboard-topup-phone")
+
+    # Stripe confirms the payment: the page Stripe returns to says so, and the days are there.
+    checkout_complete(t["paymentUrl"].rsplit("/", 1)[1])
+    pay_web.page.set_viewport_size({"width": 1280, "height": 900})
+    pay_web.goto(f"/dashboard/topup?topup={t['id']}")
+    expect(pay_web.page.get_by_test_id("returned")).to_contain_text("paid, the days are on your balance")
+    expect(pay_web.page.locator("[data-balance]")).to_have_text("31")
+    assert p.balance == 31
 
 
 def test_a_bad_amount_is_shown_next_to_the_field_and_buys_nothing(pay_web, make_partner, make_user, admin):
@@ -218,7 +226,8 @@ def test_members_and_viewers_get_no_billing_control_and_a_forged_post_is_refused
     assert p.get(f"/partners/{p.name}/topups").json()["total"] == 0
 
 
-def test_the_owner_sets_and_removes_the_auto_recharge_rule(pay_web, make_partner, make_user, admin, db, clock):
+def test_the_owner_sets_and_removes_the_auto_recharge_rule(pay_web, make_partner, make_user, admin, db, clock,
+                                                           stripe_env):  # noqa: F811
     p = priced(make_partner, admin)
     sign_in(pay_web, make_user(p, "owner"))
     pay_web.goto("/dashboard/payment-methods")
@@ -230,7 +239,10 @@ def test_the_owner_sets_and_removes_the_auto_recharge_rule(pay_web, make_partner
     expect(pay_web.page.get_by_role("alert")).to_contain_text("no saved card")
     assert p.get(f"/partners/{p.name}/autorecharge").status_code == 404
 
-    _store_card(db, p, clock)
+    # Save a card: on to Stripe's setup page (the stand-in), through a page of the site.
+    pay_web.page.get_by_role("button", name="Save a card").click()
+    pay_web.page.wait_for_url(re.compile(re.escape(stripe_env.standin_url) + r"/pay/cs_test_\w+"))
+    _store_card(db, p, clock)  # as Stripe's setup webhook would (that road is tested in tests/payments)
     pay_web.goto("/dashboard/payment-methods")
     expect(pay_web.page.get_by_test_id("cards")).to_contain_text("visa ···· 4242")
     pay_web.page.get_by_label("When the balance falls below (days)").fill("10")

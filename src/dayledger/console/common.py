@@ -94,6 +94,8 @@ def validated(model: type[M], data: dict[str, Any], fields: Mapping[str, tuple[s
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else ""
         field, label = fields.get(name, (name, name))
+        if err["type"] == "string_pattern_mismatch":  # the pattern itself would tell a person little
+            raise FieldError(field, f"{label} is not in the expected form (see the hint under it)") from None
         message = str(err["msg"]).removeprefix("Value error, ")
         raise FieldError(field, f"{label}: {message[:1].lower()}{message[1:]}") from None
 

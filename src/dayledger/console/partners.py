@@ -24,6 +24,7 @@ from ..web import forms
 from ..web.forms import FieldError
 from ..web.pages import page_route, redirect
 from ..web.session import services
+from . import views
 from .common import attempt, checked, decimal, operator_viewer, paging, posted, query, show, validated
 
 router = APIRouter(include_in_schema=False)
@@ -130,7 +131,8 @@ async def _partner(request: Request, seen: Any, name: str, *, status: int = 200,
         partner = await service.get(session, name)
         entries, total = await service.history(session, partner.id, 10, 0)
         return {"profile": await profile(session, partner, now), "history": entries, "history_total": total,
-                "people": await users.people(session, partner.id)}
+                "people": await users.people(session, partner.id),
+                "actors": await views.user_emails(session, {e.actor_id for e in entries if e.actor_type == "user"})}
     found = await svc.db.run(fn)
     values = _defaults(found["profile"])
     if form:  # shown again after an error: what was sent

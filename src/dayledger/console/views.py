@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import paging
 from ..events import public_id
-from ..models import Event, Partner, WebhookDelivery, WebhookEndpoint
+from ..models import Event, Partner, User, WebhookDelivery, WebhookEndpoint
 from ..webhooks import repository as webhooks
 
 
@@ -103,3 +103,11 @@ async def endpoint_owner(session: AsyncSession, endpoint_id: str) -> tuple[bool,
     if ep is None:
         return False, None
     return True, (await session.get(Partner, ep.partner_id) if ep.partner_id else None)
+
+
+async def user_emails(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
+    """The emails of the people who made history entries (actor ``user:<id>``)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+    return {uid: email for uid, email in rows.all()}
