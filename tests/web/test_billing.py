@@ -271,3 +271,22 @@ def _store_card(db, p, clock) -> None:
         await repository.store_card(session, id="pm_web" + p.id[-8:], partner_id=p.id, brand="visa", last4="4242",
                                     exp_month=12, exp_year=2031, created_ms=clock.now_ms())
     in_thread(db.run, fn)
+
+
+def test_a_suspended_partners_owner_reads_but_buys_nothing(pay_web, make_partner, make_user, admin):
+    p = priced(make_partner, admin)
+    owner = make_user(p, "owner")
+    assert admin.patch(f"/admin/partners/{p.name}", json={"status": "suspended"}).status_code == 200
+    sign_in(pay_web, owner)
+    pay_web.goto("/dashboard/topup")
+    expect(pay_web.page.get_by_test_id("total")).to_have_text(f"{quote(p, days=30)['total']} USD")
+    assert pay_web.page.get_by_role("button", name="Pay").count() == 0
+    expect(pay_web.page.get_by_text("This account is suspended")).to_be_visible()
+    csrf = pay_web.page.locator("input[name=csrf]").first.input_value()
+    r = pay_web.page.request.post(pay_web.base_url + "/dashboard/topup",
+                                  form={"csrf": csrf, "unit": "days", "amount": "30"})
+    assert r.status == 403 and "suspended" in r.text()
+    r = pay_web.page.request.post(f"{pay_web.base_url}/dashboard/automation/projects/{p.project_id}",
+                                  form={"csrf": csrf, "belowDays": "3", "extendDays": "30"})
+    assert r.status == 403 and "suspended" in r.text()
+    assert p.get(f"/partners/{p.name}/topups").json()["total"] == 0

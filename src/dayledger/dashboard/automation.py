@@ -30,6 +30,9 @@ FIELDS = {"belowDays": "belowDays", "extendDays": "extendDays", "until": "until"
 
 
 def _allowed(seen: Viewer) -> None:
+    if seen.principal.suspended:
+        raise Forbidden("partner suspended", "this partner account is suspended: reading works, changes are "
+                                             "refused; contact the operator")
     if not seen.can("channels"):
         raise Forbidden("not allowed", f"auto-extend policies need the member or owner role "
                                        f"(your role: {seen.user.role})")

@@ -46,6 +46,9 @@ def chosen(value: str | None, allowed: tuple[str, ...]) -> str | None:
 
 def require(seen: Viewer, permission: str, what: str) -> None:
     """403 unless the user's role allows ``permission`` (a viewer's or a member's forged post)."""
+    if seen.principal.suspended:
+        raise Forbidden("partner suspended", "this partner account is suspended: reading works, changes are "
+                                             "refused; contact the operator")
     if not seen.can(permission):
         raise Forbidden("not allowed", f"{what} needs the {'owner' if permission == 'billing' else 'member'} role "
                                        f"(your role: {seen.user.role})")
@@ -340,8 +343,8 @@ async def invoices_page(request: Request) -> Response:
         return await invoices.page(session, PAGE_SIZE, offset, partner=partner, status=status_filter)
     rows, total = await services(request).db.run(fn)
     return await show(request, seen, "dashboard/invoices.html", "Invoices", invoices=[i.payment for i in rows],
-                      money=pricing.text, total=total, offset=offset, page_size=PAGE_SIZE, status_filter=status_filter,
-                      statuses=INVOICE_STATUSES)
+                      money=pricing.text, can_pay=seen.can("billing"), total=total, offset=offset,
+                      page_size=PAGE_SIZE, status_filter=status_filter, statuses=INVOICE_STATUSES)
 
 
 @router.get("/dashboard/invoices/{invoice_id}")
