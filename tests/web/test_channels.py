@@ -328,3 +328,30 @@ def test_the_channel_page_acts_through_the_services(web, make_partner, make_user
     assert "10 days returned to the balance" in web.page.get_by_role("status").inner_text()
     assert balance_in_header(web) == "40" and p.balance == 40
     assert p.get(f"/channels/{ch['id']}").status_code == 404
+
+
+def test_the_same_extend_or_add_form_sent_twice_is_done_once(web, make_partner, make_user):
+    p = make_partner(balance=10)
+    ch = new_channel(p, "double click")
+    sign_in(web, make_user(p, "owner"))
+    web.goto(f"/dashboard/channels/{ch['id']}")
+    once = web.page.locator("[data-testid=extend] input[name=once]").input_value()
+    form = {"csrf": csrf_of(web), "once": once, "days": "3", "comment": "sent twice"}
+    for _ in range(2):
+        r = web.page.request.post(f"{web.base_url}/dashboard/channels/{ch['id']}/extend", form=form)
+        assert r.status == 200 and r.url.endswith(f"/dashboard/channels/{ch['id']}")
+    assert p.balance == 7
+    assert len(p.get(f"/channels/{ch['id']}/history", params={"type": "extend"}).json()["history"]) == 1
+    # the same key with other fields is refused, nothing changes
+    web.allowed_statuses = {422}
+    r = web.page.request.post(f"{web.base_url}/dashboard/channels/{ch['id']}/extend", form={**form, "days": "4"})
+    assert r.status == 422 and p.balance == 7
+    web.page.reload()
+    assert web.page.locator("[data-testid=extend] input[name=once]").input_value() != once  # a new page, a new key
+
+    web.goto("/dashboard/channels")
+    form = {"csrf": csrf_of(web), "once": web.page.locator("input[name=once]").input_value(), "name": "twice",
+            "project": p.project_id}
+    urls = {web.page.request.post(f"{web.base_url}/dashboard/channels", form=form).url for _ in range(2)}
+    assert len(urls) == 1
+    assert p.get("/channels/list", params={"q": "twice"}).json()["total"] == 1

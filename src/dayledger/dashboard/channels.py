@@ -10,7 +10,9 @@ with the message next to the field, and nothing is changed."""
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from .. import idempotency
 from ..api.paging import HistoryFilterParams
 from ..autoextend import service as autoextend
 from ..autoextend.schemas import PolicyBody, PolicyReply
@@ -179,7 +182,7 @@ async def _list_page(request: Request, seen: Viewer, *, status: int = 200, error
     return await show(request, seen, "dashboard/channels.html", "Channels", status=status,
                       rows=data["rows"], pager=pager, filters=filters, projects=data["projects"], modes=MODES,
                       states=STATES, csv_url="/dashboard/channels.csv" + _query(**filters.params()),
-                      can_change=seen.can("channels"), errors=errors or {}, values=values or {})
+                      can_change=seen.can("channels"), errors=errors or {}, values=values or {}, once=once_token())
 
 
 @router.get("/dashboard/channels")
@@ -217,20 +220,30 @@ async def add_channel(request: Request) -> Response:
     svc = services(request)
     partner_id = seen.principal.require_partner()
 
-    async def fn(session: AsyncSession) -> Channel:
+    path = request.url.path
+
+    async def fn(session: AsyncSession) -> tuple[str, str]:
+        sent = await _sent_before(session, seen, form, path)
+        if sent and sent[1]:
+            done = json.loads(sent[1])  # the same form again: the channel was added once
+            return done["to"], done["flash"]
         name = forms.text(form, "name", "Name", max_length=200)
         project = forms.text(form, "project", "Project", max_length=100)
         body = _checked(ChannelCreate, {"name": "name", "projectId": "project"}, "name", name=name, projectId=project)
-        op = Op(svc.clock.now_ms(), seen.principal.actor)
-        return (await channels.create(session, partner_id, body, svc.settings, op)).channel
+        op = Op(svc.clock.now_ms(), seen.principal.actor, sent[0] if sent else None)
+        ch = (await channels.create(session, partner_id, body, svc.settings, op)).channel
+        to, flash = f"/dashboard/channels/{ch.id}", f"Channel {ch.name} ({ch.id}) added."
+        if sent:
+            await _remember(session, seen, form, path, sent[0], json.dumps({"to": to, "flash": flash}), op.now)
+        return to, flash
     try:
-        ch = await svc.db.run(fn)
+        to, flash = await svc.db.run(fn)
     except FieldError as exc:
         return await _list_page(request, seen, status=422, errors={exc.field: exc.message}, values=form)
     except DayledgerError as exc:
         where = "project" if isinstance(exc, NotFound) else "add"
         return await _list_page(request, seen, status=exc.status, errors={where: _message(exc)}, values=form)
-    return redirect(f"/dashboard/channels/{ch.id}", f"Channel {ch.name} ({ch.id}) added.")
+    return redirect(to, flash)
 
 
 # ---- one channel ---------------------------------------------------------------------
@@ -277,7 +290,7 @@ async def _channel_page(request: Request, seen: Viewer, channel_id: str, *, stat
                   f"/dashboard/channels/{ch.id}", {})
     return await show(request, seen, "dashboard/channel.html", f"Channel {ch.name}", status=status, **data,
                       pager=pager, modes=MODES, errors=errors or {}, values=shown_values, token=token,
-                      can_change=seen.can("channels"), can_reveal=_may_reveal(seen))
+                      once=once_token(), can_change=seen.can("channels"), can_reveal=_may_reveal(seen))
 
 
 def _may_reveal(seen: Viewer) -> bool:
@@ -296,6 +309,33 @@ async def channel_page(request: Request, channel_id: str) -> Response:
 
 
 Work = Callable[[AsyncSession, dict[str, str], str, Op], Awaitable[str]]
+ONCE_PREFIX = "web:"
+
+
+def once_token() -> str:
+    """The hidden ``once`` field of a form that moves days or makes a channel: sent twice
+    (a double click, a repeated post), it is done once (the API's Idempotency-Key store)."""
+    return secrets.token_urlsafe(18)
+
+
+async def _sent_before(session: AsyncSession, seen: Viewer, form: dict[str, str], path: str) -> tuple[str, str] | None:
+    """None for a form without ``once``; else (the key, its stored message or "")."""
+    once = form.get("once", "")
+    if not once:
+        return None
+    key = ONCE_PREFIX + once[:200]
+    body = json.dumps({k: v for k, v in form.items() if k != "csrf"}, sort_keys=True).encode()
+    scope = seen.principal.idempotency_scope
+    await idempotency.lock_key(session, scope, key)  # PostgreSQL: 409 while the first is at work
+    found = await idempotency.find(session, scope, key, idempotency.request_hash("POST", path, "", body))
+    return key, (found[1] if found else "")
+
+
+async def _remember(session: AsyncSession, seen: Viewer, form: dict[str, str], path: str, key: str, message: str,
+                    now_ms: int) -> None:
+    body = json.dumps({k: v for k, v in form.items() if k != "csrf"}, sort_keys=True).encode()
+    await idempotency.store(session, seen.principal.idempotency_scope, key,
+                            idempotency.request_hash("POST", path, "", body), 303, message, now_ms)
 
 
 async def _act(request: Request, channel_id: str, work: Work, where: Callable[[DayledgerError], str],
@@ -310,8 +350,17 @@ async def _act(request: Request, channel_id: str, work: Work, where: Callable[[D
     svc = services(request)
     partner_id = seen.principal.require_partner()
 
+    path = request.url.path
+
     async def fn(session: AsyncSession) -> str:
-        return await work(session, form, partner_id, Op(svc.clock.now_ms(), seen.principal.actor))
+        sent = await _sent_before(session, seen, form, path)
+        if sent and sent[1]:
+            return sent[1]  # the same form again: done once already, its message shown again
+        op = Op(svc.clock.now_ms(), seen.principal.actor, sent[0] if sent else None)
+        message = await work(session, form, partner_id, op)
+        if sent:
+            await _remember(session, seen, form, path, sent[0], message, op.now)
+        return message
     try:
         message = await svc.db.run(fn)
     except FieldError as exc:
