@@ -360,21 +360,24 @@ def test_an_unknown_partner_or_invoice_is_404(web, make_user):
     assert web.goto("/console/invoices/inv_" + "x" * 20 + "/document").status == 404
 
 
-def _failing_delivery(db, partner_id: str, now_ms: int) -> tuple[str, int]:
-    """An endpoint of the partner and a delivery of one of its events that failed once."""
+def _failing_delivery(db, partner_id: str, now_ms: int, *, disabled: bool = False) -> tuple[str, int]:
+    """An endpoint of the partner and a delivery of one of its events that failed twice
+    (``disabled``: the endpoint was disabled after that, the delivery waits)."""
     from dayledger.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
     endpoint_id = "we_" + secrets.token_hex(10)
 
     async def fn(session):
         session.add(WebhookEndpoint(id=endpoint_id, partner_id=partner_id, url="https://hooks.example/in",
-                                    events=["*"], description="", secret="whsec_x", enabled=True, source="api",
-                                    disabled_reason=None, created_ms=now_ms, updated_ms=now_ms))
+                                    events=["*"], description="", secret="whsec_x", enabled=not disabled, source="api",
+                                    disabled_reason="the endpoint answered 410 Gone" if disabled else None,
+                                    created_ms=now_ms, updated_ms=now_ms))
         event = Event(partner_id=partner_id, type="channel.created", channel_id=None, payload={"note": "x"},
                       created_ms=now_ms, webhooks_ms=now_ms, emailed_ms=now_ms)
         session.add(event)
         await session.flush()
-        d = WebhookDelivery(endpoint_id=endpoint_id, event_id=event.id, status="pending", attempts=2,
+        d = WebhookDelivery(endpoint_id=endpoint_id, event_id=event.id,
+                            status="disabled" if disabled else "pending", attempts=2,
                             next_attempt_ms=now_ms + 3_600_000, last_attempt_ms=now_ms - 1000, created_ms=now_ms)
         session.add(d)
         await session.flush()
@@ -460,3 +463,23 @@ def test_console_on_a_phone(web, make_partner, make_user):
     width = web.page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, width  # nothing wider than the phone: tables scroll in their own box
     web.page.screenshot(path="/tmp/console-partner-phone.png", full_page=True)
+
+
+def test_a_disabled_endpoint_is_enabled_again_and_its_deliveries_wait_no_more(web, make_partner, make_user, db,
+                                                                               clock, admin):
+    p = make_partner()
+    endpoint_id, delivery_id = in_thread(lambda: _failing_delivery(db, p.id, clock.now_ms(), disabled=True))
+    operator_in(web, make_user)
+    accept_confirmations(web)
+    web.goto("/console/events")
+    row = web.page.locator("tbody tr").filter(has_text=endpoint_id)
+    assert "endpoint disabled" in row.inner_text() and "410 Gone" in row.inner_text()
+    assert row.get_by_role("button", name="Resend", exact=True).count() == 0  # resending needs an enabled endpoint
+    row.get_by_role("button", name="Enable and resend").click()
+    web.page.wait_for_load_state()
+    assert web.page.get_by_role("status").inner_text().startswith(f"Endpoint {endpoint_id} enabled")
+    assert admin.get(f"/partners/{p.name}/webhooks/{endpoint_id}").json()["enabled"] is True
+    status = in_thread(lambda: db.scalar("SELECT status FROM webhook_deliveries WHERE id = :i", i=delivery_id))
+    assert status == "pending" and db_next_attempt(db, delivery_id) <= clock.now_ms()
+    # Pending with its attempts from before: still listed until it is delivered, now as retrying.
+    assert "retrying" in web.page.locator("tbody tr").filter(has_text=endpoint_id).inner_text()
