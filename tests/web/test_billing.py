@@ -253,12 +253,19 @@ def test_the_owner_sets_and_removes_the_auto_recharge_rule(pay_web, make_partner
     rule = p.get(f"/partners/{p.name}/autorecharge").json()
     assert (rule["belowDays"], rule["buyDays"], rule["enabled"]) == (10, 90, True)
     expect(pay_web.page.get_by_test_id("rule")).to_contain_text(f"{rule['quote']['total']} USD")
+    pay_web.screenshot("dashboard-cards")
 
     pay_web.page.once("dialog", lambda d: d.accept())
     pay_web.page.get_by_role("button", name="Remove rule").click()
     pay_web.page.wait_for_url("**/dashboard/payment-methods")
     expect(pay_web.page.get_by_test_id("rule")).to_have_text("No auto-recharge rule.")
     assert p.get(f"/partners/{p.name}/autorecharge").status_code == 404
+
+    pay_web.page.once("dialog", lambda d: d.accept())
+    pay_web.page.get_by_role("button", name="Remove", exact=True).click()
+    pay_web.page.wait_for_url("**/dashboard/payment-methods")
+    expect(pay_web.page.get_by_role("status")).to_contain_text("removed")
+    assert p.get(f"/partners/{p.name}/payment-methods").json()["paymentMethods"] == []
 
 
 def _store_card(db, p, clock) -> None:
