@@ -355,3 +355,19 @@ def test_the_same_extend_or_add_form_sent_twice_is_done_once(web, make_partner, 
     urls = {web.page.request.post(f"{web.base_url}/dashboard/channels", form=form).url for _ in range(2)}
     assert len(urls) == 1
     assert p.get("/channels/list", params={"q": "twice"}).json()["total"] == 1
+
+
+def test_a_suspended_partners_owner_reads_but_changes_nothing(web, make_partner, make_user, admin):
+    p = make_partner(balance=10)
+    ch = new_channel(p, "frozen")
+    assert admin.post(f"/admin/partners/{p.name}/suspend").status_code == 200
+    sign_in(web, make_user(p, "owner"))
+    web.goto(f"/dashboard/channels/{ch['id']}")
+    web.check_page()
+    assert web.page.get_by_role("button", name="Extend", exact=True).count() == 0
+    submit(web, "Reveal token")  # reading is allowed, as with the API's tokens
+    assert web.page.locator("#channel-token").inner_text() == ch["token"]
+    web.allowed_statuses = {403}
+    r = web.page.request.post(f"{web.base_url}/dashboard/channels/{ch['id']}/extend",
+                              form={"csrf": csrf_of(web), "days": "1", "comment": "while suspended"})
+    assert r.status == 403 and p.balance == 10
