@@ -88,6 +88,12 @@ def test_the_topup_total_follows_the_days_typed_and_matches_the_quote(web, make_
     expect(total).to_contain_text("must be from 1")
     r = web.page.request.get(web.base_url + "/dashboard/topup/quote?days=0")
     assert r.json() == {"error": "Days must be from 1 to 1,000,000"}
+    for odd, error in (("²", "Days must be a whole number"), ("9" * 5000, "Days must be from 1 to 1,000,000"),
+                       ("4.5", "Days must be a whole number")):
+        r = web.page.request.get(web.base_url + "/dashboard/topup/quote", params={"days": odd})
+        assert r.ok and r.json() == {"error": error}, odd
+    r = web.page.request.get(web.base_url + "/dashboard/topup?offset=²&status=nonsense")
+    assert r.ok
     r = web.page.request.get(web.base_url + "/dashboard/topup/quote?days=45")
     assert r.ok and r.json()["total"] == f"{quote(p, days=45)['total']} USD"
     amount.fill("120")

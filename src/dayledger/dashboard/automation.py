@@ -29,6 +29,12 @@ FIELDS = {"belowDays": "belowDays", "extendDays": "extendDays", "until": "until"
           "paused": "paused"}
 
 
+def offset_of(request: Request) -> int:
+    """The list's ``offset`` (0 when missing or not a whole number)."""
+    raw = request.query_params.get("offset", "0")
+    return min(int(raw), 10**9) if forms.WHOLE.fullmatch(raw) and 0 < len(raw) < 12 and raw[0] != "-" else 0
+
+
 def _allowed(seen: Viewer) -> None:
     if seen.principal.suspended:
         raise Forbidden("partner suspended", "this partner account is suspended: reading works, changes are "
@@ -63,8 +69,7 @@ async def _page(request: Request, seen: Viewer, *, failed: str | None = None, fo
     svc = services(request)
     assert seen.partner is not None
     partner_id = seen.partner.id
-    offset = max(0, int(request.query_params.get("offset", "0"))) if request.query_params.get(
-        "offset", "0").isdigit() else 0
+    offset = offset_of(request)
 
     async def fn(session: AsyncSession) -> dict[str, Any]:
         rows, total = await billing_views.channel_policies(session, partner_id, PAGE_SIZE, offset)

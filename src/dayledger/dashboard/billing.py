@@ -28,16 +28,12 @@ from ..web.forms import FieldError
 from ..web.pages import page_route, redirect
 from ..web.session import SignInNeeded, Viewer, check_csrf, services
 from . import automation
+from .automation import offset_of
 from .common import partner_viewer, show
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 UNITS = {"days": ("Days", MAX_DAYS), "channels": ("Channels", MAX_CHANNELS)}
-
-
-def offset_of(request: Request) -> int:
-    raw = request.query_params.get("offset", "0")
-    return min(int(raw), 10**9) if raw.isdigit() else 0
 
 
 def chosen(value: str | None, allowed: tuple[str, ...]) -> str | None:

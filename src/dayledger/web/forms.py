@@ -3,9 +3,13 @@ the conversions every form needs, each failing with a message for the field."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
+
+
+WHOLE = re.compile(r"-?[0-9]+")
 
 
 class FieldError(Exception):
@@ -34,8 +38,12 @@ def whole(form: dict[str, str], field: str, label: str, *, low: int = 1, high: i
         if required:
             raise FieldError(field, f"{label} is required")
         return None
-    if not raw.isdigit() and not (raw.startswith("-") and raw[1:].isdigit()):
+    # ASCII digits only ("²" is a digit to str.isdigit but not to int); a number too long
+    # for int() (4,300 digits) is out of range, not a crash.
+    if not WHOLE.fullmatch(raw):
         raise FieldError(field, f"{label} must be a whole number")
+    if len(raw.lstrip("-").lstrip("0")) > 30:
+        raise FieldError(field, f"{label} must be from {low:,} to {high:,}")
     value = int(raw)
     if not low <= value <= high:
         raise FieldError(field, f"{label} must be from {low:,} to {high:,}")
