@@ -59,3 +59,16 @@ def text(form: dict[str, str], field: str, label: str, *, required: bool = True,
     if "\x00" in value:
         raise FieldError(field, f"{label} must not contain the NUL character")
     return value
+
+
+async def read_lists(request: Request) -> dict[str, list[str]]:
+    """The form's fields with every value of a repeated one (checkboxes), in order."""
+    body = await request.body()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True, max_num_fields=200):
+        found.setdefault(name, []).append(value)
+    return found
