@@ -7,9 +7,18 @@ from __future__ import annotations
 import re
 import secrets
 
+import pytest
+
 from web.conftest import Checked, in_thread, sign_in
 
 ERROR_PAGES = {402, 403, 404, 409, 422}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _operator_token_first(operator_token):
+    """The session's operator token is made with asyncio.run, which cannot start once the
+    module's browser runs Playwright's loop in this thread: make it before, whichever test
+    (or -k selection) comes first."""
 
 
 def operator_in(web, make_user):
@@ -330,6 +339,14 @@ def test_forms_without_the_csrf_token_are_refused(web, make_partner, make_user, 
     body = admin.get(f"/admin/partners/{p.name}").json()
     assert (body["balance"], body["status"], body["pricePerMonth"]) == (10, "active", "30.00")
     assert admin.get("/admin/invoices", params={"partner": p.name}).json()["total"] == 0
+
+
+def test_console_addresses_without_a_page_lead_to_the_partners(web, make_user):
+    operator_in(web, make_user)
+    for path in ("/console", "/console/partners"):
+        web.goto(path)
+        web.page.wait_for_url(re.compile(r".*/console/$"))
+        assert web.page.title() == "Partners · dayledger"
 
 
 def test_who_may_enter_the_console(web, make_partner, make_user):

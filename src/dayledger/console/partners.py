@@ -76,6 +76,7 @@ async def _list(request: Request, seen: Any, *, status: int = 200, errors: dict[
 
 
 @router.get("/console")
+@router.get("/console/partners")
 async def console_root() -> Response:
     return redirect("/console/")
 
