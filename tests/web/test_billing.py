@@ -11,6 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from conftest import new_client
 from payments.conftest import checkout_complete, pay_server, pay_settings, pay_url, stripe_env  # noqa: F401
 from web.conftest import Checked, sign_in
 
@@ -144,6 +145,16 @@ def test_pay_creates_a_pending_topup_and_opens_checkout(pay_web, make_partner, m
     expect(pay_web.page.get_by_test_id("returned")).to_contain_text("paid, the days are on your balance")
     expect(pay_web.page.locator("[data-balance]")).to_have_text("31")
     assert p.balance == 31
+
+    # Another partner's top-up: its checkout page is 404 here, its URL never shown.
+    other = priced(make_partner, admin)
+    with new_client(pay_web.base_url, other.token) as theirs:
+        r = theirs.post(f"/partners/{other.name}/topups", json={"days": 30})
+        assert r.status_code == 201, r.text
+    pay_web.allowed_statuses = {404}
+    page = pay_web.goto(f"/dashboard/topup/{r.json()['id']}/checkout")
+    assert page.status == 404 and r.json()["paymentUrl"] not in pay_web.page.content()
+    assert pay_web.page.get_by_role("link", name="Continue to payment").count() == 0
 
 
 def test_a_bad_amount_is_shown_next_to_the_field_and_buys_nothing(pay_web, make_partner, make_user, admin):
