@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from urllib.parse import urlsplit
 
 import pytest
@@ -131,6 +132,9 @@ def test_webhook_test_send_reaches_a_real_receiver_and_the_log_shows_it(web, mak
     web.page.locator("details summary").first.click()
     assert web.page.locator("ol.attempts li").count() == 2
     web.screenshot("dashboard-webhook-log")
+    web.page.set_viewport_size({"width": 390, "height": 844})
+    web.screenshot("dashboard-webhook-log-phone")
+    web.page.set_viewport_size({"width": 1280, "height": 900})
 
     # Rotate: the new secret is shown once, and the next delivery is signed with it.
     web.page.once("dialog", lambda d: d.accept())
@@ -211,6 +215,24 @@ def test_webhook_endpoints_are_changed_and_deleted_and_bad_input_shows_at_its_fi
     assert p.get(f"/partners/{p.name}/webhooks").json()["endpoints"] == []
 
 
+def test_a_private_address_is_refused_next_to_the_url(web, app, settings, make_partner, make_user):
+    p = make_partner()
+    sign_in(web, make_user(p, "owner"))
+    web.allowed_statuses = {422}
+    app.state.services.settings = settings.model_copy(update={"webhook_allow_private": False})
+    try:
+        web.goto("/dashboard/webhooks")
+        web.page.get_by_label("URL").fill("http://127.0.0.1:9/hooks")
+        press(web, web.page.get_by_role("button", name="Add endpoint"))
+        error = web.page.locator("#url-error").inner_text()
+    finally:
+        app.state.services.settings = settings
+    assert "webhook URL refused" in error and "private, loopback or link-local" in error
+    assert web.page.get_by_label("URL").get_attribute("aria-invalid") == "true"
+    web.check_page()
+    assert p.get(f"/partners/{p.name}/webhooks").json()["endpoints"] == []
+
+
 def test_another_partners_endpoint_is_not_found(web, make_partner, make_user, receiver):
     mine, theirs = make_partner(), make_partner()
     rcv = receiver()
@@ -277,15 +299,17 @@ def test_a_token_is_shown_once_works_against_the_api_and_revoked_fails(web, make
 def test_an_invited_member_joins_by_the_link_and_sees_no_owner_controls(web, browser, base_url, make_partner,
                                                                           make_user):
     p = make_partner(balance=12)
+    who = f"new.member-{secrets.token_hex(4)}@example.com"
     owner = make_user(p, "owner")
     sign_in(web, owner)
     web.goto("/dashboard/users")
     web.check_page()
     assert web.page.title() == "Users · dayledger"
-    web.page.get_by_label("Email", exact=True).fill("New.Member@Example.com")
+    web.page.get_by_label("Email", exact=True).fill(who.replace("new.member", "New.Member"))
     web.page.get_by_label("Role", exact=True).select_option("member")
     press(web, web.page.get_by_role("button", name="Invite"))
     assert web.page.title() == "Invitation ready · dayledger"
+    web.check_page()
     assert "No email was sent" in web.page.content()  # no SMTP in the test settings
     link = web.page.get_by_test_id("invite-link").inner_text().strip()
     path = urlsplit(link).path
@@ -296,11 +320,11 @@ def test_an_invited_member_joins_by_the_link_and_sees_no_owner_controls(web, bro
     try:
         other.goto(path)
         other.check_page()
-        assert "new.member@example.com" in other.page.content()
+        assert who in other.page.content()
         other.page.get_by_label("Password").fill(PASSWORD)
         other.page.get_by_role("button", name="Create account").click()
         other.page.wait_for_url("**/dashboard/")
-        assert "new.member@example.com" in other.page.locator("header").inner_text()
+        assert who in other.page.locator("header").inner_text()
         assert other.page.get_by_role("link", name="Channels").count() == 1
         other.goto("/dashboard/channels")
         assert other.page.title().startswith("Channels")
@@ -311,14 +335,14 @@ def test_an_invited_member_joins_by_the_link_and_sees_no_owner_controls(web, bro
         other.goto("/dashboard/tokens")
         assert "managed by the account's owners" in other.page.content()
         other.goto("/dashboard/users")
-        assert re.fullmatch(r"new\.member@example\.com \(you\)\s+member",
-                            other.page.locator('tr[data-user="new.member@example.com"]').inner_text())
+        assert re.fullmatch(re.escape(who) + r" \(you\)\s+member",
+                            other.page.locator(f'tr[data-user="{who}"]').inner_text())
     finally:
         context.close()
     assert other.outside == [] and other.errors == []
 
     web.goto("/dashboard/users")
-    row = web.page.locator('tr[data-user="new.member@example.com"]')
+    row = web.page.locator(f'tr[data-user="{who}"]')
     assert "member" in row.inner_text()
     web.screenshot("dashboard-users")
     # Used once: the link no longer works.
@@ -335,22 +359,23 @@ def test_an_invitation_is_emailed_when_smtp_is_configured(web, app, settings, ma
                                                               "smtp_from": "Acme Days <days@acme.test>"})
     try:
         p = make_partner()
+        who = f"viewer-{secrets.token_hex(4)}@example.com"
         sign_in(web, make_user(p, "owner"))
         web.goto("/dashboard/users")
-        web.page.get_by_label("Email", exact=True).fill("viewer-to-be@example.com")
+        web.page.get_by_label("Email", exact=True).fill(who)
         web.page.get_by_label("Role", exact=True).select_option("viewer")
         press(web, web.page.get_by_role("button", name="Invite"))
-        assert "An email with this link was sent to viewer-to-be@example.com" in web.page.content()
+        assert f"An email with this link was sent to {who}" in web.page.content()
         link = web.page.get_by_test_id("invite-link").inner_text().strip()
     finally:
         app.state.services.settings = settings
         controller.stop()
-    [mail] = inbox.to("viewer-to-be@example.com")
+    [mail] = inbox.to(who)
     assert mail["Subject"].startswith("[Acme Days] ") and p.name in mail["Subject"]
     assert link in mail.get_content() and "as viewer" in mail.get_content()
 
 
-def test_roles_change_and_the_last_owner_stays(web, make_partner, make_user):
+def test_roles_change_and_the_last_owner_stays(web, db, make_partner, make_user):
     p = make_partner()
     owner = make_user(p, "owner")
     viewer = make_user(p, "viewer")
@@ -362,11 +387,19 @@ def test_roles_change_and_the_last_owner_stays(web, make_partner, make_user):
     web.allowed_statuses = {403}
     web.page.once("dialog", lambda d: d.accept())
     press(web, mine.get_by_role("button", name="Remove"))
-    assert "the last owner stays" in web.page.locator(f'tr[data-user="{owner.email}"]').get_by_role("alert").inner_text()
+    row_alert = web.page.locator(f'tr[data-user="{owner.email}"]').get_by_role("alert")
+    assert "the last owner stays" in row_alert.inner_text()
     mine = web.page.locator(f'tr[data-user="{owner.email}"]')
     mine.get_by_label(f"Role of {owner.email}").select_option("member")
     press(web, mine.get_by_role("button", name="Change role"))
     assert "the last owner stays" in web.page.content()
+
+    # An email that is already a user's: 409 next to Email, nothing sent or stored.
+    web.allowed_statuses = {403, 409}
+    web.page.get_by_label("Email", exact=True).fill(viewer.email)
+    press(web, web.page.get_by_role("button", name="Invite"))
+    assert "user exists" in web.page.locator("#email-error").inner_text()
+    assert in_thread(lambda: db.scalar("SELECT count(*) FROM invitations WHERE partner_id = :p", p=p.id)) == 0
 
     theirs = web.page.locator(f'tr[data-user="{viewer.email}"]')
     theirs.get_by_label(f"Role of {viewer.email}").select_option("owner")
@@ -507,7 +540,8 @@ def test_a_viewer_or_member_sees_no_control_and_a_forged_post_is_refused(web, db
     assert p.get(f"/partners/{p.name}/billing-details").json()["company"] is None
     assert p.get(f"/partners/{p.name}/notices").json()["expiringNoticeDays"] == 3
     assert p.get(f"/partners/{p.name}/tokens").json()["tokens"] == tokens_before
-    assert in_thread(lambda: db.rows("SELECT role, disabled_ms FROM users WHERE id = :i", i=owner_id)) == [("owner", None)]
+    owner_row = in_thread(lambda: db.rows("SELECT role, disabled_ms FROM users WHERE id = :i", i=owner_id))
+    assert owner_row == [("owner", None)]
     assert in_thread(lambda: db.scalar("SELECT count(*) FROM invitations WHERE partner_id = :p", p=p.id)) == 0
 
 
