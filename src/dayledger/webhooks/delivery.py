@@ -100,16 +100,6 @@ async def fan_out(session: AsyncSession, now_ms: int, batch: int) -> int:
     return len(events)
 
 
-async def count_unsent(session: AsyncSession, now_ms: int) -> int:
-    """Events not fanned out yet plus deliveries due: the progress bar's total."""
-    events = (await session.execute(select(func.count()).select_from(Event)
-                                    .where(Event.webhooks_ms.is_(None)))).scalar_one()
-    due = (await session.execute(select(func.count()).select_from(WebhookDelivery)
-                                 .where(WebhookDelivery.status == "pending",
-                                        WebhookDelivery.next_attempt_ms <= now_ms))).scalar_one()
-    return int(events) + int(due)
-
-
 # --- 2. claim --------------------------------------------------------------------------------
 
 @dataclass
