@@ -83,6 +83,7 @@ def test_webhook_test_send_reaches_a_real_receiver_and_the_log_shows_it(web, mak
                                                                           deliver):
     p = make_partner(balance=30)
     rcv = receiver()
+    rcv.default, rcv.body = 200, b'{"received": true, "queue": "gateway-1"}'
     sign_in(web, make_user(p, "owner"))
     web.goto("/dashboard/webhooks")
     web.check_page()
@@ -113,11 +114,12 @@ def test_webhook_test_send_reaches_a_real_receiver_and_the_log_shows_it(web, mak
     assert deliver()["webhooksSent"] >= 1
     web.page.reload()
     assert web.page.get_by_test_id("delivery-status").inner_text() == "succeeded"
-    assert web.page.get_by_test_id("last-code").inner_text() == "204"
+    assert web.page.get_by_test_id("last-code").inner_text() == "200"
     assert [r.type for r in rcv.accepted()] == ["webhook.test"]
     assert rcv.forged == []
     web.page.locator("details summary").first.click()
     assert re.search(r"\d+ ms", web.page.locator("ol.attempts").first.inner_text())
+    assert web.page.locator("pre.excerpt").first.inner_text() == '{"received": true, "queue": "gateway-1"}'
 
     # Resend: the same webhook-id again, after a new worker round.
     web.page.get_by_role("button", name="Resend").click()
@@ -213,6 +215,40 @@ def test_webhook_endpoints_are_changed_and_deleted_and_bad_input_shows_at_its_fi
     web.page.wait_for_url("**/dashboard/webhooks")
     assert "removed" in flash(web)
     assert p.get(f"/partners/{p.name}/webhooks").json()["endpoints"] == []
+
+
+def test_the_delivery_log_pages_and_filters(web, make_partner, make_user, receiver, deliver):
+    p = make_partner()
+    rcv = receiver()
+    created = p.post(f"/partners/{p.name}/webhooks", json={"url": rcv.url}).json()
+    endpoint_id, rcv.secret = created["id"], created["secret"]
+    for _ in range(23):
+        assert p.post(f"/partners/{p.name}/webhooks/{endpoint_id}/test").status_code == 202
+    rcv.default = 500  # the first delivery fails and stays pending; the others wait behind it, in order
+    deliver()
+    sign_in(web, make_user(p, "viewer"))
+    web.goto(f"/dashboard/webhooks/{endpoint_id}")
+    web.check_page()
+    assert web.page.locator("tr[data-delivery]").count() == 20
+    assert "1–20 of 23" in web.page.locator(".pager").inner_text()
+    first_page = web.page.locator("tr[data-delivery]").first.get_attribute("data-delivery")
+    web.page.get_by_role("link", name="Older ›").click()
+    web.page.wait_for_url("**offset=20")
+    assert web.page.locator("tr[data-delivery]").count() == 3
+    assert "21–23 of 23" in web.page.locator(".pager").inner_text()
+    assert int(web.page.locator("tr[data-delivery]").first.get_attribute("data-delivery")) < int(first_page)
+    oldest = web.page.locator("tr[data-delivery]").last
+    oldest.locator("details summary").click()
+    assert "last 500" in oldest.inner_text() and "pending" in oldest.inner_text()
+    web.page.get_by_label("Status").select_option("succeeded")
+    web.page.get_by_role("button", name="Show").click()
+    web.page.wait_for_url("**status=succeeded")
+    assert web.page.locator("tr[data-delivery]").count() == 0
+    assert "No delivery with status succeeded" in web.page.content()
+    web.page.get_by_label("Status").select_option("pending")
+    web.page.get_by_role("button", name="Show").click()
+    web.page.wait_for_url("**status=pending")
+    assert "1–20 of 23" in web.page.locator(".pager").inner_text()
 
 
 def test_a_private_address_is_refused_next_to_the_url(web, app, settings, make_partner, make_user):
