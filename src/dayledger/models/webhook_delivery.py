@@ -17,6 +17,9 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_due", "next_attempt_ms", sqlite_where=text("status = 'pending'"),
               postgresql_where=text("status = 'pending'")),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+        # Each endpoint's undelivered deliveries in order: its head is the first entry.
+        Index("ix_webhook_deliveries_pending", "endpoint_id", "id", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,

@@ -5,8 +5,9 @@
    ``disabled`` for a disabled endpoint, where it waits until the endpoint is enabled.
    One fan-out runs at a time (a PostgreSQL advisory lock), so delivery ids follow the order
    in which events were committed.
-2. **Claim** (``claim``): an endpoint's oldest pending delivery is its *head*; only a due head
-   is claimed (``FOR UPDATE SKIP LOCKED``), and claiming leases it (``next_attempt_ms`` moves
+2. **Claim** (``claim``): an endpoint's oldest pending delivery is its *head* (the first entry
+   of a partial index of pending deliveries); only a due head is claimed (``FOR UPDATE SKIP
+   LOCKED``, re-checked under the lock), and claiming leases it (``next_attempt_ms`` moves
    past the time a run may take). A later delivery of the endpoint is never a head while an
    earlier one waits, so each endpoint hears its events in order, from one worker at a time.
 3. **Send, then record** (``send``, ``record``): outside any transaction the claimed runs are
@@ -31,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import __version__
@@ -131,16 +132,21 @@ async def claim(session: AsyncSession, now_ms: int, settings: Settings) -> list[
     """Lease the due heads (at most ``webhook_batch_size`` endpoints) and load each one's run:
     its pending deliveries in order, together at most about ``webhook_batch_size``."""
     limit = settings.webhook_batch_size
-    head_ids = (select(func.min(WebhookDelivery.id).label("id")).where(WebhookDelivery.status == "pending")
-                .group_by(WebhookDelivery.endpoint_id).subquery())
+    # Each enabled endpoint's head, one probe of the partial index of pending deliveries per
+    # endpoint (a plan that does not depend on statistics), then the due ones locked by key.
+    head_of = (select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == WebhookEndpoint.id,
+                                                WebhookDelivery.status == "pending")
+               .order_by(WebhookDelivery.id).limit(1).correlate(WebhookEndpoint).scalar_subquery())
+    candidates = [h for (h,) in (await session.execute(
+        select(head_of).where(WebhookEndpoint.enabled.is_(True)))).all() if h is not None]
+    if not candidates:
+        return []
     heads = (await session.execute(
         select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
-        .join(head_ids, head_ids.c.id == WebhookDelivery.id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_ms <= now_ms,
-               WebhookEndpoint.enabled.is_(True))
+        .where(WebhookDelivery.id.in_(candidates), WebhookDelivery.status == "pending",
+               WebhookDelivery.next_attempt_ms <= now_ms)
         .order_by(WebhookDelivery.next_attempt_ms, WebhookDelivery.id).limit(limit)
-        .with_for_update(of=WebhookDelivery, skip_locked=True))).all()
+        .with_for_update(skip_locked=True))).all()
     if not heads:
         return []
     await session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_([h.id for h in heads]))
