@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 PARTNER_NAV = [("/dashboard/", "Overview"), ("/dashboard/channels", "Channels"), ("/dashboard/history", "History"),
-               ("/dashboard/topup", "Top up"), ("/dashboard/automation", "Automation"),
-               ("/dashboard/webhooks", "Webhooks"), ("/dashboard/tokens", "API tokens"),
-               ("/dashboard/users", "Users"), ("/dashboard/settings", "Settings")]
+               ("/dashboard/topup", "Top up"), ("/dashboard/invoices", "Invoices"),
+               ("/dashboard/automation", "Automation"), ("/dashboard/webhooks", "Webhooks"),
+               ("/dashboard/tokens", "API tokens"), ("/dashboard/users", "Users"), ("/dashboard/settings", "Settings")]
 OPERATOR_NAV = [("/console/", "Partners"), ("/console/invoices", "Invoices"), ("/console/events", "Events"),
                 ("/console/users", "Users")]
 
