@@ -223,14 +223,18 @@ def report_expiring(results: dict, emit) -> None:
             continue
         for run in r["runs"].values():
             c, i = run["check"], run["idle"]
+            # The meter does not know the worker processes: their CPU (which they report) is not "other".
+            workers = round(sum(w["worker_cpu_s"] for w in run["per_worker"]) / run["seconds"], 2)
+            other = round(max(0.0, run["cpu"].get("other_cores", 0.0) - workers), 2)
             rows.append([engine, f"{r['channels']:,} / {r['due']:,}", f"{c['in_scan_range']:,}", run["workers"],
                          run["seconds"], run["channels_per_s"], f"{run['notified']:,}", c["exact"],
                          i.get("idle_step_s_median"), i.get("idle_round_s_median"), i.get("idle_round_cpu_s_median"),
-                         run["cpu"].get("postgres_cores", ""), run["cpu"].get("other_cores")])
+                         workers, run["cpu"].get("postgres_cores", ""), other])
     if rows:
         emit("Expiring notices (notify_expiring in a loop until 0, then rounds with nothing due)",
              ["engine", "channels / due", "in 30-day range", "workers", "seconds", "notified/s", "notified", "exact",
-              "idle step s", "idle round s", "idle round worker CPU s", "pg cores", "other cores"], rows)
+              "idle step s", "idle round s", "idle round worker CPU s", "worker cores", "pg cores", "other cores"],
+             rows)
 
 
 def targets(results: dict) -> list[dict]:

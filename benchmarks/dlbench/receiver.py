@@ -71,7 +71,10 @@ async def handle(state: State, reader: asyncio.StreamReader, writer: asyncio.Str
                     k, _, v = line.partition(":")
                     headers[k.strip().lower()] = v.strip()
             length = int(headers.get("content-length", "0"))
-            body = await reader.readexactly(length) if length else b""
+            try:
+                body = await reader.readexactly(length) if length else b""
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return  # a worker stopped mid-request (at the end of a timed-out drain)
             if method == "POST":
                 msg_id = headers.get("webhook-id", "")
                 n = len(state.ids)
