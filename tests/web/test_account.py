@@ -590,3 +590,25 @@ def test_forms_without_the_csrf_token_are_refused(web, make_partner, make_user):
         r = web.page.request.post(web.base_url + path, form={"days_limit": "1", "timezone": "Asia/Tokyo"})
         assert r.status == 403 and "CSRF" in r.text(), path
     assert p.get(f"/partners/{p.name}").json()["timezone"] == "UTC"
+
+
+def test_a_suspended_partners_owner_reads_but_changes_nothing(web, admin, make_partner, make_user):
+    p = make_partner(balance=3)
+    sign_in(web, make_user(p, "owner"))
+    assert admin.patch(f"/admin/partners/{p.name}", json={"status": "suspended"}).status_code == 200
+    try:
+        for path in ("/dashboard/webhooks", "/dashboard/tokens", "/dashboard/users", "/dashboard/settings"):
+            web.goto(path)
+            web.check_page()
+            assert mutating_controls(web) == [], path
+        web.goto("/dashboard/tokens")
+        assert "suspended" in web.page.get_by_role("status").inner_text()
+        assert web.page.locator("tr[data-token]").count() == 1  # the partner's API token, listed
+        csrf = csrf_of(web)
+        web.allowed_statuses = {403}
+        r = web.page.request.post(web.base_url + "/dashboard/settings/account",
+                                  form={"csrf": csrf, "timezone": "Asia/Tokyo", "days_limit": "1"})
+        assert r.status == 403 and "suspended" in r.text()
+        assert p.get(f"/partners/{p.name}").json()["timezone"] == "UTC"
+    finally:
+        assert admin.patch(f"/admin/partners/{p.name}", json={"status": "active"}).status_code == 200

@@ -323,12 +323,16 @@ SCOPES = (("full", "full: everything, with tokens and settings"), ("channels", "
 async def _tokens_page(request: Request, seen: Viewer, *, errors: dict[str, str] | None = None,
                        values: dict[str, Any] | None = None, status: int = 200) -> Response:
     tokens: list[Any] = []
-    if seen.can("full"):  # the list is the owner's, as GET /partners/{name}/tokens needs 'full'
+    # The list is the owners', as GET /partners/{name}/tokens needs 'full' (a suspended
+    # partner's owner still reads it; changing needs an active account too).
+    listed = "full" in auth.GRANTS[seen.principal.scope]
+    if listed:
         async def fn(session: AsyncSession) -> list[Any]:
             return await auth.list_tokens(session, seen.principal.require_partner(_partner(seen).name))
         tokens = await _run(request, fn)
     return await show(request, seen, "dashboard/tokens.html", "API tokens", status=status, tokens=tokens,
-                      scopes=SCOPES, errors=errors or {}, values=values or {"scope": "full"}, now=_now(request))
+                      listed=listed, scopes=SCOPES, errors=errors or {}, values=values or {"scope": "full"},
+                      now=_now(request))
 
 
 @router.get("/dashboard/tokens")
