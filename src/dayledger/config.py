@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     # How long one worker sends to one endpoint before it lets go (the lease of the
     # endpoint's queue is this plus one attempt's timeouts).
     webhook_run_seconds: float = Field(default=10.0, gt=0)
+    # Delivered deliveries and their attempts are forgotten after this many days.
+    webhook_log_retention_days: int = Field(default=30, ge=1)
 
     def sqlalchemy_url(self) -> str:
         """The database URL with the driver dayledger uses for that engine."""

@@ -356,3 +356,27 @@ def test_settings_webhooks_get_the_same_signed_bodies(make_partner, receiver, de
     assert [e["id"] for e in p.get(f"/partners/{p.name}/webhooks").json()["endpoints"]] == [keep]
     assert p.patch(f"/partners/{p.name}/settings", json={"webhooks": []}).status_code == 200
     assert p.get(f"/partners/{p.name}/webhooks").json()["endpoints"] == []
+
+
+def test_the_delivery_log_forgets_delivered_deliveries_after_the_retention(make_partner, receiver, deliver, clock,
+                                                                           db_url, settings):
+    from dayledger.webhooks.delivery import purge
+    p = make_partner()
+    rcv, down = receiver(), receiver()
+    ep = add_endpoint(p, f"/partners/{p.name}/webhooks", rcv, ["channel.created"])
+    waiting = add_endpoint(p, f"/partners/{p.name}/webhooks", down, ["channel.created"])
+    down.stop()
+    new_channel(p)
+    deliver()
+    clock.advance(ms=31 * 86_400_000)
+
+    async def main():
+        db = Database(db_url, 2)
+        try:
+            return await db.run(purge, clock.now_ms(), 30, 1000)
+        finally:
+            await db.dispose()
+    assert asyncio.run(main()) >= 1
+    assert p.get(f"/partners/{p.name}/webhooks/{ep['id']}/deliveries").json()["total"] == 0
+    kept = p.get(f"/partners/{p.name}/webhooks/{waiting['id']}/deliveries").json()
+    assert kept["total"] == 1 and kept["deliveries"][0]["status"] in ("pending", "disabled")

@@ -129,14 +129,21 @@ async def notify_expiring(session: AsyncSession, now_ms: int, batch_size: int) -
     about; an extension moves the end, and the next approach is told again. A channel an
     active auto-extend policy covers is not told (the policy extends it; if the balance is
     short, ``autoextend.failed`` says so and the channel is told again as usual). Several
-    workers share the rows (SKIP LOCKED); the event is written in the transaction that marks them."""
+    workers share the rows (SKIP LOCKED); the event is written in the transaction that marks them.
+    The range read is bounded by the largest notice any partner asked for (a small-table
+    read), not by the 30 days one could: a round with nothing due then reads only the
+    channels ending that soon."""
+    widest = (await session.execute(select(func.max(Partner.expiring_notice_days)))).scalar()
+    horizon_days = min(int(widest or 0), MAX_EXPIRING_NOTICE_DAYS)
+    if horizon_days <= 0:
+        return 0
     due = (await session.execute(
         select(Channel.id, Channel.partner_id, Channel.mode, Channel.active_till_ms)
         .join(Partner, Partner.id == Channel.partner_id)
         .where(Channel.expired.is_(False), Channel.stopped.is_(False), Channel.deleted_ms.is_(None),
                Channel.mode.in_(("trial", "live")),
                Channel.active_till_ms > now_ms,
-               Channel.active_till_ms <= now_ms + MAX_EXPIRING_NOTICE_DAYS * DAY_MS,
+               Channel.active_till_ms <= now_ms + horizon_days * DAY_MS,
                # In BIGINT: days × DAY_MS passes int4 on PostgreSQL from 25 days.
                Channel.active_till_ms <= (literal(now_ms, BigInteger)
                                           + sql_cast(Partner.expiring_notice_days, BigInteger) * DAY_MS),

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import __version__
@@ -129,9 +129,11 @@ def body_of(type_: str, created_ms: int, payload: dict, partner: str | None) -> 
 
 
 async def claim(session: AsyncSession, now_ms: int, settings: Settings) -> list[Run]:
-    """Lease the due heads (at most ``webhook_batch_size`` endpoints) and load each one's run:
-    its pending deliveries in order, together at most about ``webhook_batch_size``."""
-    limit = settings.webhook_batch_size
+    """Lease the due heads of at most ``webhook_concurrency`` endpoints (what one worker sends
+    to at once, so other workers find the rest) and load each one's run: its pending
+    deliveries in order, together about ``webhook_batch_size``. ``now_ms`` is the time of the
+    claim (not of the round's start: the lease must outlast the run from now)."""
+    limit = settings.webhook_concurrency
     # Each enabled endpoint's head, one probe of the partial index of pending deliveries per
     # endpoint (a plan that does not depend on statistics), then the due ones locked by key.
     head_of = (select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == WebhookEndpoint.id,
@@ -151,7 +153,7 @@ async def claim(session: AsyncSession, now_ms: int, settings: Settings) -> list[
         return []
     await session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_([h.id for h in heads]))
                           .values(next_attempt_ms=now_ms + lease_ms(settings)))
-    per_endpoint = max(1, limit // len(heads))
+    per_endpoint = -(-settings.webhook_batch_size // len(heads))  # a full step sends at least a batch
     runs: list[Run] = []
     names: dict[str, str] = {}
     for head in heads:
@@ -300,3 +302,16 @@ async def _disable(session: AsyncSession, endpoint_id: str, reason: str, now_ms:
                           .values(enabled=False, disabled_reason=reason, updated_ms=now_ms))
     await repository.set_waiting(session, endpoint_id, frm="pending", to="disabled", now_ms=now_ms)
 
+
+
+async def purge(session: AsyncSession, now_ms: int, retention_days: int, batch: int) -> int:
+    """Forget delivered deliveries (and their attempts) older than ``retention_days``; the
+    events stay. What is pending or waiting for its endpoint is kept however old."""
+    old = (await session.execute(
+        select(WebhookDelivery.id).where(WebhookDelivery.status == "succeeded",
+                                         WebhookDelivery.last_attempt_ms < now_ms - retention_days * 86_400_000)
+        .order_by(WebhookDelivery.id).limit(batch))).scalars().all()
+    if old:
+        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
+        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(old)))
+    return len(old)
