@@ -40,6 +40,14 @@ def chosen(value: str | None, allowed: tuple[str, ...]) -> str | None:
     return value if value in allowed else None
 
 
+async def posted(request: Request, seen: Viewer, permission: str, what: str) -> dict[str, str]:
+    """A form of these pages: read, its CSRF token checked (403), then the role (``require``)."""
+    form = await forms.read(request)
+    check_csrf(form.get("csrf"), seen.csrf)
+    require(seen, permission, what)
+    return form
+
+
 def require(seen: Viewer, permission: str, what: str) -> None:
     """403 unless the user's role allows ``permission`` (a viewer's or a member's forged post)."""
     if seen.principal.suspended:
@@ -143,9 +151,7 @@ async def topup_page(request: Request) -> Response:
 @page_route
 async def topup_pay(request: Request) -> Response:
     seen = await partner_viewer(request)
-    form = await forms.read(request)
-    check_csrf(form.get("csrf"), seen.csrf)
-    require(seen, "billing", "buying days")
+    form = await posted(request, seen, "billing", "buying days")
     svc = services(request)
     assert seen.partner is not None
     name = seen.partner.name
@@ -227,9 +233,7 @@ async def cards_page(request: Request) -> Response:
 @page_route
 async def save_card(request: Request) -> Response:
     seen = await partner_viewer(request)
-    form = await forms.read(request)
-    check_csrf(form.get("csrf"), seen.csrf)
-    require(seen, "billing", "saving a card")
+    await posted(request, seen, "billing", "saving a card")
     svc = services(request)
     assert seen.partner is not None
     name = seen.partner.name
@@ -250,9 +254,7 @@ async def save_card(request: Request) -> Response:
 @page_route
 async def remove_card(request: Request, pm_id: str) -> Response:
     seen = await partner_viewer(request)
-    form = await forms.read(request)
-    check_csrf(form.get("csrf"), seen.csrf)
-    require(seen, "billing", "removing a card")
+    await posted(request, seen, "billing", "removing a card")
     svc = services(request)
     assert seen.partner is not None
     name = seen.partner.name
@@ -285,9 +287,7 @@ def rule_body(form: dict[str, str]) -> RuleBody:
 @page_route
 async def set_rule(request: Request) -> Response:
     seen = await partner_viewer(request)
-    form = await forms.read(request)
-    check_csrf(form.get("csrf"), seen.csrf)
-    require(seen, "billing", "changing auto-recharge")
+    form = await posted(request, seen, "billing", "changing auto-recharge")
     svc = services(request)
     assert seen.partner is not None
     name = seen.partner.name
@@ -311,9 +311,7 @@ async def set_rule(request: Request) -> Response:
 @page_route
 async def remove_rule(request: Request) -> Response:
     seen = await partner_viewer(request)
-    form = await forms.read(request)
-    check_csrf(form.get("csrf"), seen.csrf)
-    require(seen, "billing", "removing auto-recharge")
+    await posted(request, seen, "billing", "removing auto-recharge")
     assert seen.partner is not None
     name = seen.partner.name
 
