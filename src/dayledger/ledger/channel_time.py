@@ -5,11 +5,13 @@ with the ledger entry that records it (``active_till_after_ms``: the channel's t
 the entry, the channel's twin of ``balance_after``) and, where days move, the guarded
 balance change of ``post``. ``verify`` recomputes channel time from these entries.
 
-Callers that already hold the channel row (locked ``FOR UPDATE``) pass it in; ``extend``
-and ``extend_many`` lock the rows themselves, so the hot path can later become a single
-statement without changing its callers. Locks are always taken channel(s) first, then the
-partner row (inside ``post``), so concurrent operations cannot deadlock. Nothing here
-commits.
+Callers that already hold the channel row (locked ``FOR UPDATE``) pass it in. ``extend``
+and ``extend_many``, the hot path, take ids and work on the rows with prebuilt Core
+statements (no ORM object is loaded or flushed): the new time is computed by the
+database in the ``UPDATE ... RETURNING`` that locks the row, from ``extended_till``, the
+one definition of SPEC 4.3's arithmetic, whatever the engine. Locks are always taken
+channel(s) first, then the partner row (inside ``post``), so concurrent operations cannot
+deadlock. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import (BigInteger, ColumnElement, Numeric, String, Table, bindparam, case, exists, false, func, insert,
+                        literal, select, true, update)
+from sqlalchemy import cast as cast_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.functions import GenericFunction
 
 from .. import events
 from ..clock import DAY_MS
-from ..errors import Conflict, Forbidden, InsufficientBalance, NotFound
-from ..models import Channel, LedgerEntry, Partner
-from .service import SYSTEM, Actor, Posted, post
+from ..errors import Conflict, Forbidden, NotFound
+from ..models import Channel, Event, LedgerEntry, Partner
+from .service import DEBIT, SYSTEM, Actor, Debit, Posted, low_balance_notice, post, post_debits, refuse
 
 PAID_MODES = ("trial", "live")
 SANDBOX_MODES = ("dev", "dev_archive")
@@ -40,10 +48,39 @@ class Op:
 
 
 @dataclass(frozen=True)
+class ChannelTime:
+    """A channel's row as an extension left it (the ``RETURNING`` of its update)."""
+    id: str
+    partner_id: str
+    mode: str
+    active_till_ms: int
+    stopped: bool
+    expired: bool
+    project_id: str
+
+
+@dataclass(frozen=True)
 class Extended:
-    channel: Channel
+    channel: ChannelTime
     days: int
     posted: Posted
+
+
+class greatest(GenericFunction[int]):
+    """``GREATEST(a, b)``; SQLite spells it ``max(a, b)``."""
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+def extended_till(now: Any, active_till: Any, days: Any) -> ColumnElement[int]:
+    """SPEC 4.3: activeTill = max(now, activeTill) + days, as SQL (every extension, whatever
+    pays for it, and a reinstated clawback)."""
+    return greatest(now, active_till) + days * DAY_MS
 
 
 def unused_paid_days(ch: Channel, now_ms: int) -> int:
@@ -52,9 +89,13 @@ def unused_paid_days(ch: Channel, now_ms: int) -> int:
     return max(0, (ch.active_till_ms - start) // DAY_MS)
 
 
-def event_payload(ch: Channel) -> dict:
-    return {"id": ch.id, "mode": ch.mode, "activeTill": ch.active_till_ms, "stopped": ch.stopped,
-            "expired": ch.expired, "projectId": ch.project_id}
+# A channel event's payload: its key and the channel's attribute (and column) for each.
+EVENT_FIELDS = {"id": "id", "mode": "mode", "activeTill": "active_till_ms", "stopped": "stopped",
+                "expired": "expired", "projectId": "project_id"}
+
+
+def event_payload(ch: Channel | ChannelTime) -> dict:
+    return {key: getattr(ch, attr) for key, attr in EVENT_FIELDS.items()}
 
 
 async def _record(session: AsyncSession, ch: Channel, op: Op, *, type: str, comment: str,
@@ -82,7 +123,7 @@ async def open_channel(session: AsyncSession, ch: Channel, op: Op, *, trial_days
         await session.flush()
 
 
-def check_payable(ch: Channel) -> None:
+def check_payable(ch: Channel | ChannelTime) -> None:
     """Sandboxes are free and never expire: paid days on one would only run out unused."""
     if ch.mode in SANDBOX_MODES:
         raise Conflict("sandbox channels are not extended",
@@ -90,10 +131,21 @@ def check_payable(ch: Channel) -> None:
                        "then extend it (and switch it to 'live')")
 
 
-_channels = Channel.__table__.c
-_LOCK = (select(Channel).where(Channel.id.in_(bindparam("ids", expanding=True)),
-                               Channel.partner_id == bindparam("pid"), Channel.deleted_ms.is_(None))
-         .order_by(Channel.id).with_for_update())
+_table = cast(Table, Channel.__table__)  # declarative: always a Table
+_c = _table.c
+_TIME = (_c.id, _c.partner_id, _c.mode, _c.active_till_ms, _c.stopped, _c.expired, _c.project_id)
+_NOW, _DAYS = bindparam("now", type_=BigInteger()), bindparam("days", type_=BigInteger())
+# Paid days start a channel that expiry stopped (never one stopped by hand).
+_REVIVE = {"stopped": case((_c.expired, false()), else_=_c.stopped), "expired": false()}
+_PAYABLE = (_c.partner_id == bindparam("pid"), _c.deleted_ms.is_(None), _c.mode.not_in(SANDBOX_MODES))
+# One extension: lock, check, compute and write the row in one statement.
+_EXTEND_ONE = (update(_table).where(_c.id == bindparam("cid"), *_PAYABLE)
+               .values(active_till_ms=extended_till(_NOW, _c.active_till_ms, _DAYS), **_REVIVE).returning(*_TIME))
+_ADD_TIME = (update(_table).where(_c.id == bindparam("cid"))
+             .values(active_till_ms=extended_till(_NOW, _c.active_till_ms, _DAYS)).returning(*_TIME))
+_LOCK = (select(_c.id, _c.mode).where(_c.id.in_(bindparam("ids", expanding=True)), _c.partner_id == bindparam("pid"),
+                                      _c.deleted_ms.is_(None))
+         .order_by(_c.id).with_for_update())
 
 
 async def _lock_balances(session: AsyncSession, partner_ids: set[str]) -> dict[str, int]:
@@ -104,58 +156,134 @@ async def _lock_balances(session: AsyncSession, partner_ids: set[str]) -> dict[s
         .order_by(Partner.id).with_for_update())).tuples().all())
 
 
-async def _lock(session: AsyncSession, partner_id: str, channel_ids: Sequence[str]) -> dict[str, Channel]:
-    rows = (await session.execute(_LOCK, {"ids": sorted(channel_ids), "pid": partner_id})).scalars().all()
-    found = {ch.id: ch for ch in rows}
+async def _lock(session: AsyncSession, partner_id: str, channel_ids: Sequence[str]) -> None:
+    """Lock the partner's channels (in id order); 404 for any that is not there, 409 for a
+    sandbox."""
+    found = dict((await session.execute(_LOCK, {"ids": sorted(channel_ids), "pid": partner_id})).tuples().all())
     missing = [cid for cid in channel_ids if cid not in found]
     if missing:
         raise NotFound("channel not found", f"no channel with id {', '.join(missing)}"
                        + ("; nothing was extended" if len(channel_ids) > 1 else ""))
-    return found
+    for cid in sorted(found):
+        if found[cid] in SANDBOX_MODES:
+            check_payable(ChannelTime(cid, partner_id, found[cid], 0, False, False, ""))
 
 
-async def _add_paid_days(session: AsyncSession, ch: Channel, days: int, comment: str, op: Op, *,
-                         type: str = "extend", balance_delta: int | None = None,
-                         amount: Decimal | None = None, currency: str | None = None,
-                         payment_id: str | None = None) -> Posted:
-    check_payable(ch)
-    ch.active_till_ms = max(op.now, ch.active_till_ms) + days * DAY_MS
-    if ch.expired:  # a channel stopped by expiry (never one stopped by hand) runs again once paid for
-        ch.expired = False
-        ch.stopped = False
-    await events.emit(session, partner_id=ch.partner_id, type="channel.extended", channel_id=ch.id,
-                      now_ms=op.now, payload={**event_payload(ch), "days": days})
-    # A short balance (402) raised by post rolls back the channel change with everything else.
-    return await _record(session, ch, op, type=type, comment=comment, channel_days=days, days=days,
-                         balance_delta=-days if balance_delta is None else balance_delta,
-                         amount=amount, currency=currency, payment_id=payment_id)
+def _fused_extend() -> Any:
+    """PostgreSQL: a whole extension in one statement (one round trip), the pieces of the
+    two-engine path put together as data-modifying CTEs: the channel's ``_EXTEND_ONE``, the
+    partner's guarded ``DEBIT`` (only if the channel was updated), the ledger entry and the
+    ``channel.extended`` outbox row (only if both were). No piece is written twice: the
+    arithmetic, the guard, the entry's columns and the payload's fields are the ones the
+    separate statements use. The row returned has the channel, the partner's balance
+    (NULL: short) and the entry's id."""
+    entries, outbox = cast(Table, LedgerEntry.__table__), cast(Table, Event.__table__)
+    ch = _EXTEND_ONE.cte("ch")
+    moved = DEBIT.where(exists(select(ch.c.id))).cte("moved")
+    e = entries.c
+
+    def bound(name: str, column: Any) -> Any:
+        return bindparam(name, type_=column.type)
+    entry = {
+        e.partner_id: bound("pid", e.partner_id), e.created_ms: _NOW, e.type: literal("extend", String()),
+        e.days: _DAYS, e.balance_delta: bound("delta", e.balance_delta), e.balance_after: moved.c.balance,
+        e.channel_id: ch.c.id, e.channel_days: _DAYS, e.comment: bound("entry_comment", e.comment),
+        e.amount: cast_(bindparam("entry_amount", type_=Numeric(18, 4)), Numeric(18, 4)), e.currency: bound("entry_currency", e.currency),
+        e.actor_type: bound("entry_actor_type", e.actor_type), e.actor_id: bound("entry_actor_id", e.actor_id),
+        e.idempotency_key: bound("entry_key", e.idempotency_key), e.active_till_after_ms: ch.c.active_till_ms,
+        e.payment_id: literal(None, String()), e.debt_delta: literal(0, BigInteger()),
+    }
+    appended = (entries.insert().from_select(list(entry), select(*entry.values()).select_from(ch).join(moved, true()))
+                .returning(e.id).cte("appended"))
+    payload = func.json_build_object(*(part for key, attr in EVENT_FIELDS.items()
+                                       for part in (literal(key, String()), ch.c[attr])),
+                                     literal("days", String()), _DAYS)
+    o = outbox.c
+    event = {o.partner_id: bound("pid", o.partner_id), o.type: literal("channel.extended", String()),
+             o.channel_id: ch.c.id, o.payload: payload, o.created_ms: _NOW}
+    emitted = outbox.insert().from_select(list(event), select(*event.values()).select_from(ch).join(moved, true()))
+    return (select(*ch.c, moved.c.balance, moved.c.days_limit, moved.c.days_alerted, appended.c.id.label("entry_id"))
+            .select_from(ch.outerjoin(moved, true()).outerjoin(appended, true())).add_cte(emitted.cte("emitted")))
+
+
+_FUSED_EXTEND = _fused_extend()
+
+
+def _emit_extended(ch: ChannelTime, days: int, op: Op) -> dict:
+    return {"partner_id": ch.partner_id, "type": "channel.extended", "channel_id": ch.id, "created_ms": op.now,
+            "payload": {**event_payload(ch), "days": days}}
 
 
 async def extend(session: AsyncSession, partner_id: str, channel_id: str, days: int, comment: str, op: Op, *,
                  amount: Decimal | None = None, currency: str | None = None) -> Extended:
-    """SPEC 4.3: debit ``days`` from the balance; activeTill = max(now, activeTill) + days."""
-    ch = (await _lock(session, partner_id, [channel_id]))[channel_id]
-    posted = await _add_paid_days(session, ch, days, comment, op, amount=amount, currency=currency)
+    """SPEC 4.3: debit ``days`` from the balance; activeTill = max(now, activeTill) + days.
+    A short balance (402) raised by ``post`` rolls back the channel's update with the rest."""
+    if session.get_bind().dialect.name == "postgresql":
+        return await _extend_in_one(session, partner_id, channel_id, days, comment, op, amount, currency)
+    row = (await session.execute(_EXTEND_ONE, {"cid": channel_id, "pid": partner_id, "now": op.now,
+                                               "days": days})).one_or_none()
+    if row is None:  # not there, or a sandbox: say which
+        await _lock(session, partner_id, [channel_id])
+        raise AssertionError(f"channel {channel_id} is payable but was not updated")  # pragma: no cover
+    ch = ChannelTime(*row)
+    await events.emit_many(session, [_emit_extended(ch, days, op)])
+    posted = await post(session, partner_id=partner_id, type="extend", balance_delta=-days, days=days,
+                        channel_id=ch.id, channel_days=days, comment=comment, amount=amount, currency=currency,
+                        actor=op.actor, now_ms=op.now, idempotency_key=op.key, active_till_after_ms=ch.active_till_ms)
     return Extended(ch, days, posted)
+
+
+async def _extend_in_one(session: AsyncSession, partner_id: str, channel_id: str, days: int, comment: str, op: Op,
+                         amount: Decimal | None, currency: str | None) -> Extended:
+    row = (await session.execute(_FUSED_EXTEND, {
+        # (named apart from every column: an UPDATE would take a parameter named like a column as a new value)
+        "cid": channel_id, "pid": partner_id, "now": op.now, "days": days, "delta": -days, "entry_comment": comment,
+        "entry_amount": amount, "entry_currency": currency, "entry_actor_type": op.actor.type,
+        "entry_actor_id": op.actor.id, "entry_key": op.key})).one_or_none()
+    if row is None:  # not there, or a sandbox: say which
+        await _lock(session, partner_id, [channel_id])
+        raise AssertionError(f"channel {channel_id} is payable but was not updated")  # pragma: no cover
+    if row.balance is None:  # the statement's channel update is rolled back with the transaction
+        await refuse(session, partner_id, days)
+    await low_balance_notice(session, partner_id, -days, row.balance, row.days_limit, row.days_alerted, op.now)
+    ch = ChannelTime(*row[:len(_TIME)])
+    return Extended(ch, days, Posted(entry_id=row.entry_id, balance_after=row.balance))
 
 
 async def extend_many(session: AsyncSession, partner_id: str, items: Sequence[tuple[str, int]], comment: str,
                       op: Op) -> list[Extended]:
-    """All channels or none: every channel locked (in id order), the total checked once."""
-    found = await _lock(session, partner_id, [cid for cid, _ in items])
-    for ch in found.values():
-        check_payable(ch)
-    total = sum(days for _, days in items)
-    balance = (await _lock_balances(session, {partner_id}))[partner_id]
-    if balance < total:
-        raise InsufficientBalance("insufficient balance",
-                                  f"extending these channels needs {total} days but the balance is {balance} "
-                                  "days; nothing was extended")
-    done = []
-    for cid, days in sorted(items):
-        ch = found[cid]
-        done.append(Extended(ch, days, await _add_paid_days(session, ch, days, comment, op)))
-    return done
+    """All channels or none: every channel locked (in id order) and checked, their time
+    moved in one statement, their days debited in one guarded move (402 for the whole)."""
+    await _lock(session, partner_id, [cid for cid, _ in items])
+    days_of = dict(items)
+    by_days: dict[int, list[str]] = {}
+    for cid, days in items:
+        by_days.setdefault(days, []).append(cid)
+    # Channels asking for the same days share one branch: usually all of them.
+    days_expr: Any = case(*((_c.id.in_(ids), days) for days, ids in by_days.items())) if len(by_days) > 1 \
+        else next(iter(by_days))
+    rows = (await session.execute(
+        update(_table).where(_c.id.in_(sorted(days_of)))
+        .values(active_till_ms=extended_till(op.now, _c.active_till_ms, days_expr), **_REVIVE)
+        .returning(*_TIME))).all()
+    channels = {row.id: ChannelTime(*row) for row in rows}
+    order = sorted(days_of)
+    posted = await post_debits(session, partner_id=partner_id, type="extend", actor=op.actor, now_ms=op.now,
+                               comment=comment, idempotency_key=op.key,
+                               debits=[Debit(cid, days_of[cid], channels[cid].active_till_ms) for cid in order],
+                               refusal=("extending these channels", "nothing was extended"))
+    await events.emit_many(session, [_emit_extended(channels[cid], days_of[cid], op) for cid in order])
+    return [Extended(channels[cid], days_of[cid], p) for cid, p in zip(order, posted, strict=True)]
+
+
+async def _add_time(session: AsyncSession, ch: Channel, days: int, op: Op, statement: Any) -> None:
+    """``ch`` (held by the caller) gets ``days`` more by ``statement``; the object takes the
+    stored values without being written again."""
+    await session.flush()
+    row = (await session.execute(statement, {"cid": ch.id, "pid": ch.partner_id, "now": op.now,
+                                             "days": days})).one()
+    for name in ("active_till_ms", "stopped", "expired"):
+        set_committed_value(ch, name, getattr(row, name))
 
 
 async def paid_period(session: AsyncSession, ch: Channel, days: int, comment: str, op: Op, *,
@@ -163,8 +291,12 @@ async def paid_period(session: AsyncSession, ch: Channel, days: int, comment: st
     """Days paid for the channel itself (a subscription period, the payment named): its
     time grows like an extension and it runs ``live`` (a trial ends as a switch to live
     ends it); the balance is not touched. A sandbox is refused (409) like an extension."""
-    posted = await _add_paid_days(session, ch, days, comment, op, type="subscription", balance_delta=0,
-                                  amount=amount, currency=currency, payment_id=payment_id)
+    check_payable(ch)
+    await _add_time(session, ch, days, op, _EXTEND_ONE)
+    await events.emit(session, partner_id=ch.partner_id, type="channel.extended", channel_id=ch.id,
+                      now_ms=op.now, payload={**event_payload(ch), "days": days})
+    posted = await _record(session, ch, op, type="subscription", comment=comment, channel_days=days, days=days,
+                           amount=amount, currency=currency, payment_id=payment_id)
     if ch.mode == "trial":
         await end_trial(session, ch, op, from_mode="trial")
     ch.mode = "live"
@@ -188,7 +320,7 @@ async def restore_time(session: AsyncSession, ch: Channel, days: int, comment: s
                        payment_id: str) -> Posted:
     """Channel time a clawback took and that is owed again (a dispute won): added back like
     an extension (from now if the channel ran out meanwhile); the balance is not touched."""
-    ch.active_till_ms = max(op.now, ch.active_till_ms) + days * DAY_MS
+    await _add_time(session, ch, days, op, _ADD_TIME)
     return await _record(session, ch, op, type="reinstate", days=days, channel_days=days, comment=comment,
                          payment_id=payment_id)
 

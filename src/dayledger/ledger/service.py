@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
+from typing import NoReturn, cast
 
 from sqlalchemy import BigInteger, Boolean, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,11 +56,12 @@ _delta = bindparam("delta", type_=BigInteger())
 _MOVE = (_partners.update().where(_partners.c.id == bindparam("pid"))
          .values(balance=_partners.c.balance + _delta)
          .returning(_partners.c.balance, _partners.c.days_limit, _partners.c.days_alerted))
-_DEBIT = _MOVE.where(_partners.c.balance + _delta >= 0)
+DEBIT = _MOVE.where(_partners.c.balance + _delta >= 0)
 _ALERTED = (_partners.update().where(_partners.c.id == bindparam("pid"))
             .values(days_alerted=bindparam("alerted", type_=Boolean())))
 _BALANCE = select(_partners.c.balance).where(_partners.c.id == bindparam("pid"))
 _APPEND = _entries.insert().returning(_entries.c.id)
+_APPEND_MANY = _entries.insert().returning(_entries.c.id, sort_by_parameter_order=True)
 _DEBT = select(_partners.c.debt_days).where(_partners.c.id == bindparam("pid")).with_for_update()
 _MOVE_DEBT = (_partners.update().where(_partners.c.id == bindparam("pid"))
               .values(debt_days=_partners.c.debt_days + bindparam("debt", type_=BigInteger())))
@@ -98,20 +99,7 @@ async def post(
         debt_delta -= paid
     if debt_delta:
         await session.execute(_MOVE_DEBT, {"pid": partner_id, "debt": debt_delta})
-    # A debit is guarded (balance >= needed). Even a zero delta takes the row lock, so
-    # balance_after values form one chain.
-    move = _DEBIT if balance_delta < 0 else _MOVE
-    moved = (await session.execute(move, {"pid": partner_id, "delta": balance_delta})).one_or_none()
-    if moved is None:
-        balance = (await session.execute(_BALANCE, {"pid": partner_id})).scalar_one_or_none()
-        if balance is None:
-            raise NotFound("partner not found")
-        raise InsufficientBalance(
-            "insufficient balance",
-            f"this needs {-balance_delta} days but the balance is {balance} days; top up first",
-        )
-    balance_after, days_limit, alerted = moved
-    await _low_balance_notice(session, partner_id, balance_delta, balance_after, days_limit, alerted, now_ms)
+    balance_after = await _move(session, partner_id, balance_delta, now_ms)
     entry_id = (await session.execute(_APPEND, {
         "partner_id": partner_id, "created_ms": now_ms, "type": type,
         "days": days,
@@ -124,8 +112,64 @@ async def post(
     return Posted(entry_id=entry_id, balance_after=balance_after)
 
 
+@dataclass(frozen=True)
+class Debit:
+    """One entry of ``post_debits``: ``days`` moved from the balance onto a channel."""
+    channel_id: str
+    days: int
+    active_till_after_ms: int
 
-async def _low_balance_notice(session: AsyncSession, partner_id: str, balance_delta: int, balance_after: int,
+
+async def post_debits(session: AsyncSession, *, partner_id: str, type: str, debits: list[Debit], actor: Actor,
+                      now_ms: int, comment: str, idempotency_key: str | None = None,
+                      refusal: tuple[str, str] = ("this", "top up first")) -> list[Posted]:
+    """Many debits of one partner at once (a bulk extension): one guarded move of their
+    sum (all or none: 402 if the balance is short, its details worded by ``refusal``),
+    then one entry each, in the given order, whose ``balance_after`` values continue the
+    chain as if each had been posted alone."""
+    if type not in ENTRY_TYPES:
+        raise ValueError(f"unknown ledger entry type {type!r}")
+    total = sum(d.days for d in debits)
+    balance = await _move(session, partner_id, -total, now_ms, refusal=refusal) + total
+    rows, afters = [], []
+    for d in debits:
+        balance -= d.days
+        afters.append(balance)
+        rows.append({"partner_id": partner_id, "created_ms": now_ms, "type": type, "days": d.days,
+                     "balance_delta": -d.days, "balance_after": balance, "channel_id": d.channel_id,
+                     "channel_days": d.days, "comment": comment, "amount": None, "currency": None,
+                     "actor_type": actor.type, "actor_id": actor.id, "idempotency_key": idempotency_key,
+                     "active_till_after_ms": d.active_till_after_ms, "payment_id": None, "debt_delta": 0})
+    ids = (await session.execute(_APPEND_MANY, rows)).scalars().all()
+    return [Posted(entry_id=i, balance_after=after) for i, after in zip(ids, afters, strict=True)]
+
+
+async def _move(session: AsyncSession, partner_id: str, balance_delta: int, now_ms: int, *,
+                refusal: tuple[str, str] = ("this", "top up first")) -> int:
+    """Move the stored balance by ``balance_delta`` and return it; a debit is guarded
+    (balance >= needed) and refused with 402 when short. Even a zero delta takes the row
+    lock, so balance_after values form one chain."""
+    move = DEBIT if balance_delta < 0 else _MOVE
+    moved = (await session.execute(move, {"pid": partner_id, "delta": balance_delta})).one_or_none()
+    if moved is None:
+        await refuse(session, partner_id, -balance_delta, refusal)
+    balance_after, days_limit, alerted = moved
+    await low_balance_notice(session, partner_id, balance_delta, balance_after, days_limit, alerted, now_ms)
+    return balance_after
+
+
+async def refuse(session: AsyncSession, partner_id: str, needed: int,
+                 refusal: tuple[str, str] = ("this", "top up first")) -> NoReturn:
+    """The guarded debit of ``needed`` days found the balance short: 402 (404 if there is
+    no such partner)."""
+    balance = (await session.execute(_BALANCE, {"pid": partner_id})).scalar_one_or_none()
+    if balance is None:
+        raise NotFound("partner not found")
+    raise InsufficientBalance("insufficient balance",
+                              f"{refusal[0]} needs {needed} days but the balance is {balance} days; {refusal[1]}")
+
+
+async def low_balance_notice(session: AsyncSession, partner_id: str, balance_delta: int, balance_after: int,
                               days_limit: int, alerted: bool, now_ms: int) -> None:
     """SPEC 7: the ``days`` event fires once when a debit leaves the balance below
     ``days_limit`` and re-arms when a credit brings it back to the limit or above, so many
