@@ -41,7 +41,7 @@ log = logging.getLogger("dayledger")
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
-    db = Database(settings.sqlalchemy_url(), settings.db_pool_size)
+    db = Database.of(settings)
     svc = Services(settings=settings, db=db, clock=clock or Clock(), in_flight=InFlight())
 
     @asynccontextmanager

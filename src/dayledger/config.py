@@ -17,6 +17,17 @@ class Settings(BaseSettings):
     data_dir: Path = Path("dayledger-data")
     database_url: str | None = None
     db_pool_size: int = 10
+    # Durability of every commit (db.py): SQLite's synchronous pragma (full: the WAL is
+    # synced at every commit; normal: the last commits may be lost if the machine goes
+    # down) and PostgreSQL's synchronous_commit (on: a commit returns once flushed).
+    sqlite_synchronous: Literal["full", "extra", "normal"] = "full"
+    pg_synchronous_commit: Literal["on", "remote_apply", "remote_write", "local", "off"] = "on"
+    # Group commit (db.GroupCommit): extensions that arrive together share one transaction
+    # and one flush; at most group_commit_max per transaction, group_commit_lanes
+    # transactions at a time per process on PostgreSQL (SQLite: one).
+    group_commit: bool = True
+    group_commit_max: int = Field(default=100, ge=1, le=10_000)
+    group_commit_lanes: int = Field(default=2, ge=1, le=64)
 
     host: str = "127.0.0.1"
     port: int = 8080

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,12 +13,28 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from .config import Settings
+
 T = TypeVar("T")
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
 MAX_ATTEMPTS = 8
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+# Durability (SPEC: an acknowledged write is on disk). SQLite in WAL mode with
+# synchronous=NORMAL may lose the last commits if the machine (not the process) goes
+# down; FULL syncs the WAL at every commit. PostgreSQL's synchronous_commit=on waits for
+# the WAL flush (and, with synchronous_standby_names set, for the standby) before a commit
+# returns. Both are set on every connection, whatever the server's own default.
+SQLITE_SYNCHRONOUS = ("full", "extra", "normal")
+PG_SYNCHRONOUS_COMMIT = ("on", "remote_apply", "remote_write", "local", "off")
+
+
+def make_engine(url: str, pool_size: int = 10, *, sqlite_synchronous: str = "full",
+                pg_synchronous_commit: str = "on") -> AsyncEngine:
+    if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
+    if pg_synchronous_commit not in PG_SYNCHRONOUS_COMMIT:
+        raise ValueError(f"pg_synchronous_commit must be one of {', '.join(PG_SYNCHRONOUS_COMMIT)}")
     if url.startswith("sqlite"):
         # One connection: SQLite has one writer anyway, and a single connection makes
         # every transaction serial, so no request ever sees SQLITE_BUSY.
@@ -32,7 +49,7 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         def _pragmas(dbapi_conn, _record):  # pragma: no cover - runs per connection
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous.upper()}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
@@ -45,7 +62,8 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+                               connect_args={"server_settings": {"synchronous_commit": pg_synchronous_commit}})
 
 
 def is_retryable(exc: DBAPIError) -> bool:
@@ -56,11 +74,140 @@ def is_retryable(exc: DBAPIError) -> bool:
     return "database is locked" in str(orig)
 
 
+class _MemberFailed(Exception):
+    """A member of a group failed with the group's transaction shared: run it again with a
+    savepoint per member."""
+
+
+class GroupCommit:
+    """Group commit: units of work that arrive while a transaction is being written share
+    the next one, and so its single commit (one disk flush) and its locks.
+
+    Each member still gets its own result or its own failure. A group first runs without
+    savepoints; if a member raises, the whole transaction is rolled back and the group
+    runs again with a savepoint around each member, so the failure undoes only that
+    member's writes (a 402 for one never fails its neighbours). A retryable database error
+    (deadlock, serialization, a busy SQLite file) retries the whole group. Results are
+    handed out only after the commit returned: an answer is never sent for a write that
+    is not on disk. Members must be safe to run again (as ``Database.run`` requires).
+    """
+
+    def __init__(self, db: Database, *, max_batch: int, lanes: int) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.lanes = lanes
+        self._pending: deque[tuple[Callable[..., Awaitable[Any]], tuple, asyncio.Future]] = deque()
+        self._running = 0
+        self.groups = 0  # transactions committed (for tests and metrics)
+        self.members = 0
+
+    async def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, args, future))
+        if self._running < self.lanes:
+            self._running += 1
+            asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                group = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
+                group = [m for m in group if not m[2].cancelled()]
+                if group:
+                    await self._commit(group)
+        finally:
+            self._running -= 1
+
+    async def _commit(self, group: list[tuple[Callable[..., Awaitable[Any]], tuple, asyncio.Future]]) -> None:
+        alone = len(group) == 1  # a failure is simply the transaction's: no savepoint needed
+        savepoints = False
+        attempt = 0
+        while True:
+            attempt += 1
+            outcomes: list[tuple[bool, Any]] = []
+            try:
+                async with self.db.sessions() as session, session.begin():
+                    for fn, args, _ in group:
+                        outcomes.append(await self._member(session, fn, args, alone=alone, savepoints=savepoints))
+            except _MemberFailed:
+                savepoints = True
+                continue
+            except DBAPIError as exc:
+                if attempt < MAX_ATTEMPTS and is_retryable(exc):
+                    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                    continue
+                if not alone and not savepoints:  # whose was it? a savepoint per member tells
+                    savepoints = True
+                    continue
+                self._settle(group, [(False, exc)] * len(group))
+                return
+            except Exception as exc:  # noqa: BLE001 - alone: the member's own failure
+                self._settle(group, [(False, exc)] * len(group))
+                return
+            except BaseException as exc:  # cancelled (shutdown) or worse: nobody is left waiting
+                self._settle(group, [(False, exc)] * len(group))
+                raise
+            self.groups += 1
+            self.members += len(group)
+            self._settle(group, outcomes)
+            return
+
+    @staticmethod
+    async def _member(session: Any, fn: Callable[..., Awaitable[Any]], args: tuple, *, alone: bool,
+                      savepoints: bool) -> tuple[bool, Any]:
+        if alone:
+            return True, await fn(session, *args)
+        if not savepoints:
+            try:
+                return True, await fn(session, *args)
+            except DBAPIError:
+                raise
+            except Exception as exc:
+                raise _MemberFailed from exc
+        try:
+            async with session.begin_nested():
+                return True, await fn(session, *args)
+        except DBAPIError as exc:
+            if is_retryable(exc):
+                raise
+            return False, exc
+        except Exception as exc:  # noqa: BLE001 - this member's own failure, handed to it
+            return False, exc
+
+    @staticmethod
+    def _settle(group: list[tuple[Callable[..., Awaitable[Any]], tuple, asyncio.Future]],
+                outcomes: list[tuple[bool, Any]]) -> None:
+        for (_, _, future), (ok, value) in zip(group, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(value, asyncio.CancelledError):
+                future.cancel()
+            elif ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
 class Database:
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 10, *, sqlite_synchronous: str = "full",
+                 pg_synchronous_commit: str = "on", group_commit: bool = True, group_max: int = 100,
+                 group_lanes: int = 2) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size)
+        self.engine = make_engine(url, pool_size, sqlite_synchronous=sqlite_synchronous,
+                                  pg_synchronous_commit=pg_synchronous_commit)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one connection: one group at a time.
+        self.group = GroupCommit(self, max_batch=group_max, lanes=1 if self.is_sqlite else max(1, group_lanes)) \
+            if group_commit else None
+
+    @classmethod
+    def of(cls, settings: Settings, url: str | None = None, pool_size: int | None = None) -> Database:
+        """The database of ``settings`` (or ``url``), with its durability settings."""
+        return cls(url or settings.sqlalchemy_url(), settings.db_pool_size if pool_size is None else pool_size,
+                   sqlite_synchronous=settings.sqlite_synchronous,
+                   pg_synchronous_commit=settings.pg_synchronous_commit, group_commit=settings.group_commit,
+                   group_max=settings.group_commit_max, group_lanes=settings.group_commit_lanes)
 
     @property
     def is_sqlite(self) -> bool:
@@ -81,6 +228,13 @@ class Database:
                     raise
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
         raise AssertionError("unreachable")
+
+    async def run_grouped(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``run``, sharing a transaction with other grouped work that arrives meanwhile
+        (``GroupCommit``); without group commit, ``run``."""
+        if self.group is None:
+            return await self.run(fn, *args)
+        return await self.group.run(fn, *args)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

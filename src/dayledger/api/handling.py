@@ -112,17 +112,21 @@ async def authorized(request: Request, fn: Handler, *, permission: str = "read")
     return await services(request).db.run(work)
 
 
-async def handle(request: Request, fn: Handler, *, permission: str, status: int = 200) -> Response:
+async def handle(request: Request, fn: Handler, *, permission: str, status: int = 200,
+                 grouped: bool = False) -> Response:
     """Authenticate, authorize, run ``fn`` in one transaction and answer its reply; for
     mutating requests with an ``Idempotency-Key``, replay or record the answer in that
-    same transaction."""
+    same transaction. ``grouped``: the transaction may be shared with other requests that
+    arrive meanwhile (group commit, ``db.GroupCommit``: one flush for all, each its own
+    answer or error), for the hot ledger writes."""
     svc = services(request)
+    run = svc.db.run_grouped if grouped else svc.db.run
     key = request.headers.get("idempotency-key") if request.method in MUTATING else None
     if key is None:
         async def work(session: AsyncSession) -> Response:
             reply = await fn(session, await principal_for(session, request, permission))
             return Response(encode(reply), status_code=status, media_type="application/json")
-        return await svc.db.run(work)
+        return await run(work)
 
     idempotency.check_key(key)
     req_hash = idempotency.request_hash(request.method, request.url.path, request.url.query,
@@ -146,7 +150,7 @@ async def handle(request: Request, fn: Handler, *, permission: str, status: int 
     in_flight_id = idempotency.hash_token_key(raw_token(request), key)
     svc.in_flight.enter(in_flight_id)
     try:
-        return await svc.db.run(keyed)
+        return await run(keyed)
     finally:
         svc.in_flight.leave(in_flight_id)
 

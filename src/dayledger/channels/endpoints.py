@@ -74,7 +74,7 @@ async def extend_channels(request: Request, body: BulkExtendRequest) -> Response
     async def fn(session: AsyncSession, principal: Principal) -> BulkExtendReply:
         done = await service.extend_many(session, principal.require_partner(), body, op_for(request, principal))
         return BulkExtendReply.of(done)
-    return await handle(request, fn, permission="channels")
+    return await handle(request, fn, permission="channels", grouped=True)
 
 
 @router.get("/channels/export.csv", summary="All channels as CSV, streamed", **CSV_REPLY)
@@ -152,7 +152,7 @@ async def extend_channel(request: Request, ChannelID: ChannelID, body: ExtendReq
     async def fn(session: AsyncSession, principal: Principal) -> ExtendReply:
         done = await service.extend(session, principal.require_partner(), ChannelID, body, op_for(request, principal))
         return ExtendReply.of(done)
-    return await handle(request, fn, permission="channels")
+    return await handle(request, fn, permission="channels", grouped=True)
 
 
 @router.patch("/channels/{ChannelID}/mode", summary="Change channel mode", operation_id="changeChannelMode",

@@ -122,10 +122,10 @@ def open_database(failure: str = "cannot open the database") -> tuple[Settings, 
 def run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     """Run ``fn(session, now_ms, *args)`` in one committed transaction, reporting errors
     on stderr with a non-zero exit and never a traceback."""
-    _, url = open_database()
+    settings, url = open_database()
 
     async def main() -> T:
-        db = Database(url, pool_size=1)
+        db = Database.of(settings, url, pool_size=1)
         try:
             return await db.run(lambda session: fn(session, Clock().now_ms(), *args))
         finally:

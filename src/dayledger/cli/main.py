@@ -9,7 +9,7 @@ import sys
 import typer
 
 from .. import __version__
-from . import invoice, partner, token, user
+from . import invoice, partner, remote, token, user
 from .common import announce, err, fail, log_level, open_database, out, progress, run, setup_logging
 
 app = typer.Typer(help="dayledger: prepaid days for partner-sold API channels.", no_args_is_help=True,
@@ -19,6 +19,7 @@ app.add_typer(token.app, name="token")
 app.add_typer(token.operator_app, name="operator-token")
 app.add_typer(invoice.app, name="invoice")
 app.add_typer(user.app, name="user")
+app.add_typer(remote.app, name="remote")
 
 
 def _print_version(value: bool) -> None:
@@ -83,7 +84,7 @@ def worker(once: bool = typer.Option(False, "--once", help="Run every due job on
     setup_logging(settings)
 
     async def main() -> None:
-        svc = Services(settings=settings, db=Database(url, settings.db_pool_size), clock=Clock(),
+        svc = Services(settings=settings, db=Database.of(settings, url), clock=Clock(),
                        in_flight=InFlight())
         try:
             if once:

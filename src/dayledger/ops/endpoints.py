@@ -97,7 +97,11 @@ async def metrics(request: Request) -> Response:
 
 def install(app: FastAPI) -> None:
     """Mount /health, /ready and /metrics and count every request of ``app``."""
-    metrics = Metrics(job_names=[job.name for job in JOBS])
+    def group_commit() -> tuple[int, int] | None:
+        group = app.state.services.db.group
+        return None if group is None else (group.groups, group.members)
+
+    metrics = Metrics(job_names=[job.name for job in JOBS], group_commit=group_commit)
     app.state.metrics = metrics
     app.include_router(router)
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -10,7 +10,7 @@ imports no web framework: the worker imports it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -115,11 +115,29 @@ class DatabaseCollector(Collector):
                                 "0 when none is due.", value=gauges.expiry_lag_seconds)
 
 
+class GroupCommitCollector(Collector):
+    """Group commit (db.GroupCommit) of this process: transactions and the requests they
+    carried; members / transactions is the mean group size."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int] | None]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        counts = self.counts()
+        if counts is None:  # group commit is off
+            return
+        yield CounterMetricFamily("dayledger_group_commit_transactions", "Transactions committed by group commit.",
+                                  value=counts[0])
+        yield CounterMetricFamily("dayledger_group_commit_members", "Requests carried by those transactions.",
+                                  value=counts[1])
+
+
 class Metrics:
     """One app's registry: request counter and latency histogram, worker jobs, database
-    gauges."""
+    gauges, group commit."""
 
-    def __init__(self, job_names: Sequence[str] = ()) -> None:
+    def __init__(self, job_names: Sequence[str] = (),
+                 group_commit: Callable[[], tuple[int, int] | None] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("dayledger_http_requests", "HTTP requests answered, by route template, "
                                 f"method and status ({UNMATCHED} for paths matching no route).",
@@ -133,6 +151,8 @@ class Metrics:
         self.database = DatabaseCollector()
         self.registry.register(JobCollector(job_names))
         self.registry.register(self.database)
+        if group_commit is not None:
+            self.registry.register(GroupCommitCollector(group_commit))
 
     def observe_request(self, route: str | None, method: str, status: int, seconds: float) -> None:
         route = route or UNMATCHED
