@@ -19,6 +19,7 @@ from .context import Services
 from .db import Database
 from .idempotency import InFlight
 from .admin import endpoints as admin
+from .auth import endpoints as auth
 from .channels import endpoints as channels
 from .gateway import endpoints as gateway
 from .autoextend import endpoints as autoextend
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (channels.router, projects.router, partners.router, admin.router, gateway.router,
                    payments.router, topups.router, autorecharge.router, invoices.router, subscriptions.router,
-                   notices.router, webhooks.router, autoextend.router,
+                   notices.router, webhooks.router, autoextend.router, auth.router,
                    web.router, dashboard.router, console.router):
         app.include_router(router)
     web.install(app)  # /static: the pages' stylesheet, script and icon

@@ -59,8 +59,11 @@ class BulkItem(Body):
     days: Days
 
 
+MAX_BULK_CHANNELS = 5_000  # one atomic call for a partner's whole fleet (docs/decisions.md)
+
+
 class BulkExtendRequest(Body):
-    channels: Annotated[list[BulkItem], Field(min_length=1, max_length=500)]
+    channels: Annotated[list[BulkItem], Field(min_length=1, max_length=MAX_BULK_CHANNELS)]
     comment: Comment
 
     @model_validator(mode="after")
