@@ -24,8 +24,9 @@ from dlbench import common, expiring, expiry, export, extend, layers, webhooks  
 from dlbench.common import RESULTS, log  # noqa: E402
 
 BENCHES = ("extend", "expiry", "export", "layers", "webhooks", "expiring")
-TARGETS = {"extend_sqlite": 1500, "extend_postgres": 1000, "hot_partner": 500, "half_load_p99_ms": 50,
-           "fraction_of_ceiling": 0.5, "expiry_s": 60, "export_s": 5}
+# Issue 11's targets (durable: SQLite synchronous=FULL, PostgreSQL synchronous_commit on).
+TARGETS = {"extend_sqlite": 2000, "extend_postgres": 1500, "hot_sqlite": 1500, "hot_postgres": 1000,
+           "half_load_p99_ms": 25, "of_asgi_ceiling": 0.4, "bulk_ms": 100, "expiry_s": 60, "export_s": 5}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,6 +39,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--clients", type=int, default=32, help="concurrent keep-alive clients (default 32)")
     ap.add_argument("--pg-workers", default=None,
                     help="server process counts to try on PostgreSQL, comma-separated (default 1,2; quick 1)")
+    ap.add_argument("--sqlite-synchronous", choices=("full", "extra", "normal"), default="full",
+                    help="durability of the SQLite runs: the server's DAYLEDGER_SQLITE_SYNCHRONOUS and the ceilings' "
+                         "PRAGMA synchronous (default full)")
+    ap.add_argument("--pg-synchronous-commit", choices=("on", "remote_apply", "remote_write", "local", "off"),
+                    default="on", help="durability of the PostgreSQL runs: the server's "
+                                       "DAYLEDGER_PG_SYNCHRONOUS_COMMIT and the ceilings' synchronous_commit (default on)")
+    ap.add_argument("--asgi-workers", default=None,
+                    help="process counts of the bare ASGI ceiling on PostgreSQL, comma-separated "
+                         "(default: those of --pg-workers); SQLite: 1")
+    ap.add_argument("--bulk-requests", type=int,
+                    help="bulk extends of 500 channels, one after another (default 50; quick 10; 0: none)")
     ap.add_argument("--expiry-channels", type=int, help="channels seeded for expiry (default 1,000,000)")
     ap.add_argument("--expiry-sqlite", action="store_true",
                     help="also run the expiry benchmark on SQLite (it is a PostgreSQL benchmark)")
@@ -58,6 +70,10 @@ def configs(args):
                               ceiling_duration=3.0 if q else 10.0, profile=args.profile)
     workers = args.pg_workers or ("1" if q else "1,2")
     ext.pg_workers = tuple(int(x) for x in workers.split(","))
+    if args.asgi_workers:
+        ext.asgi_workers = tuple(int(x) for x in args.asgi_workers.split(","))
+    ext.sqlite_synchronous, ext.pg_synchronous_commit = args.sqlite_synchronous, args.pg_synchronous_commit
+    ext.bulk_requests = args.bulk_requests if args.bulk_requests is not None else (10 if q else 50)
     exp = expiry.ExpiryConfig(channels=args.expiry_channels or (100_000 if q else 1_000_000),
                               partners=100 if q else 1000)
     exo = export.ExportConfig(sizes=(4_000, 20_000) if q else (20_000, 100_000))
@@ -94,35 +110,7 @@ def report(results: dict) -> tuple[str, str]:
         text.append(table(title, header, rows))
         md.append(markdown(title, header, rows))
 
-    ext_rows, ceil_rows = [], []
-    for engine, r in results.get("extend", {}).items():
-        if "error" in r:
-            ext_rows.append([engine, "ERROR", r["error"][:60]] + [""] * 8)
-            continue
-        for key, s in r["servers"].items():
-            for scenario, label in (("many_partners", "100 partners"), ("hot_partner", "1 hot partner")):
-                m = s[scenario]
-                ext_rows.append([engine, key, label, m["rps"], m["p50_ms"], m["p99_ms"], m["errors"],
-                                 m.get("fraction_of_ceiling"), m["cpu"].get("server_cores"),
-                                 m["cpu"].get("postgres_cores", ""), m["cpu"]["loadgen_cores"],
-                                 m["cpu"].get("other_cores")])
-            h = s["half_load"]
-            ext_rows.append([engine, key, f"open loop @ {h['target_rps']}/s", h["rps"], h["p50_ms"], h["p99_ms"],
-                             h["errors"], "", h["cpu"].get("server_cores"), h["cpu"].get("postgres_cores", ""),
-                             h["cpu"]["loadgen_cores"], h["cpu"].get("other_cores")])
-        for scenario, label in (("many_partners", "100 partners"), ("hot_partner", "1 hot partner")):
-            c = r["ceiling"][scenario]
-            ceil_rows.append([engine, label, c["tx_per_s"], c["p50_ms"], c["p99_ms"], sum(c["errors"].values()),
-                              c["cpu"].get("driver_cores"), c["cpu"].get("postgres_cores", ""),
-                              c["cpu"].get("other_cores")])
-    if ext_rows:
-        emit("Extend, end to end (POST /channels/{id}/extend, 32 keep-alive clients)",
-             ["engine", "server", "load", "extends/s", "p50 ms", "p99 ms", "errors", "of ceiling",
-              "server cores", "pg cores", "loadgen cores", "other cores"], ext_rows)
-    if ceil_rows:
-        emit("Raw-SQL ceiling (same transaction through the driver, no HTTP)",
-             ["engine", "load", "tx/s", "p50 ms", "p99 ms", "errors", "driver cores", "pg cores", "other cores"],
-             ceil_rows)
+    report_extend(results, emit)
     exp_rows = []
     for engine, r in results.get("expiry", {}).items():
         if "error" in r:
@@ -165,6 +153,71 @@ def report(results: dict) -> tuple[str, str]:
     if tgt:
         emit("Targets", ["target", "measured", "met"], [[t["target"], t["measured"], t["met"]] for t in tgt])
     return "\n".join(text), "\n".join(md)
+
+
+SCENARIOS = (("many_partners", "100 partners"), ("hot_partner", "1 hot partner"))
+
+
+def report_extend(results: dict, emit) -> None:
+    ext_rows, ceil_rows, asgi_rows, bulk_rows = [], [], [], []
+    for engine, r in results.get("extend", {}).items():
+        if "error" in r:
+            ext_rows.append([engine, "ERROR", r["error"][:60]] + [""] * 13)
+            continue
+        dur = extend.durability_label(r.get("durability", {}))
+        for key, s in r["servers"].items():
+            for scenario, label in SCENARIOS:
+                m = s[scenario]
+                ext_rows.append([engine, key, label, dur, m["rps"], m["p50_ms"], m["p99_ms"], m["errors"],
+                                 m.get("of_asgi_ceiling"), m.get("of_asgi_1rt_ceiling", ""),
+                                 m.get("fraction_of_ceiling"), m.get("of_1rt_ceiling", ""),
+                                 m["cpu"].get("server_cores"), m["cpu"].get("postgres_cores", ""),
+                                 m["cpu"]["loadgen_cores"], m["cpu"].get("other_cores")])
+            h = s["half_load"]
+            ext_rows.append([engine, key, f"open loop @ {h['target_rps']}/s", dur, h["rps"], h["p50_ms"],
+                             h["p99_ms"], h["errors"], "", "", "", "", h["cpu"].get("server_cores"),
+                             h["cpu"].get("postgres_cores", ""), h["cpu"]["loadgen_cores"], h["cpu"].get("other_cores")])
+            b = s.get("bulk")
+            if b:
+                ok = b["p99_ms"] is not None and b["p99_ms"] < TARGETS["bulk_ms"] and not b["errors"]
+                bulk_rows.append([engine, key, dur, b["channels"], b["requests"], b["p50_ms"], b["p99_ms"],
+                                  b["max_ms"], b["errors"], "yes" if ok else "NO", b["cpu"].get("server_cores"),
+                                  b["cpu"].get("postgres_cores", ""), b["cpu"].get("other_cores")])
+        for name, kind in (("ceiling", "statements"), ("ceiling_1rt", "one round trip (dlbench_extend)")):
+            for scenario, label in SCENARIOS:
+                c = r.get(name, {}).get(scenario)
+                if c is None:
+                    continue
+                ceil_rows.append([engine, kind, label, extend.durability_label(c.get("durability", {})),
+                                  c.get("connections"), c["tx_per_s"], c["p50_ms"], c["p99_ms"],
+                                  sum(c["errors"].values()), c["cpu"].get("driver_cores"),
+                                  c["cpu"].get("postgres_cores", ""), c["cpu"].get("other_cores")])
+        for mode, runs in r.get("asgi_ceiling", {}).items():
+            for key, a in runs.items():
+                adur = extend.durability_label(a.get("durability", {}))
+                for scenario, label in SCENARIOS:
+                    m = a[scenario]
+                    asgi_rows.append([engine, "statements" if mode == "statements" else "one round trip", key,
+                                      label, adur, a.get("pool_per_process", 1), m["rps"], m["p50_ms"], m["p99_ms"],
+                                      m["errors"], m["cpu"].get("server_cores"), m["cpu"].get("postgres_cores", ""),
+                                      m["cpu"]["loadgen_cores"], m["cpu"].get("other_cores")])
+    if ext_rows:
+        emit("Extend, end to end (POST /channels/{id}/extend, 32 keep-alive clients)",
+             ["engine", "server", "load", "durability", "extends/s", "p50 ms", "p99 ms", "errors", "of ASGI",
+              "of ASGI 1RT", "of raw SQL", "of 1RT", "server cores", "pg cores", "loadgen cores", "other cores"],
+             ext_rows)
+    if bulk_rows:
+        emit(f"Bulk extend (POST /channels/extend, one request after another; target < {TARGETS['bulk_ms']} ms)",
+             ["engine", "server", "durability", "channels per request", "requests", "p50 ms", "p99 ms", "max ms",
+              "errors", "p99 < target", "server cores", "pg cores", "other cores"], bulk_rows)
+    if asgi_rows:
+        emit("Bare ASGI + driver ceiling (raw ASGI app under uvicorn, same transaction, same load generator)",
+             ["engine", "transaction", "server", "load", "durability", "connections per process", "extends/s",
+              "p50 ms", "p99 ms", "errors", "server cores", "pg cores", "loadgen cores", "other cores"], asgi_rows)
+    if ceil_rows:
+        emit("Raw-SQL ceilings (same transaction through the driver, no HTTP)",
+             ["engine", "transaction", "load", "durability", "connections", "tx/s", "p50 ms", "p99 ms", "errors",
+              "driver cores", "pg cores", "other cores"], ceil_rows)
 
 
 def report_webhooks(results: dict, emit) -> None:
@@ -247,19 +300,32 @@ def targets(results: dict) -> list[dict]:
         if "error" in r:
             add(f"extend on {engine}", r["error"][:60], False)
             continue
+        dur = extend.durability_label(r.get("durability", {}))
         best = r["servers"][r["best_server"]]
         need = TARGETS[f"extend_{engine}"]
         rps = best["many_partners"]["rps"]
-        add(f"{engine}: >= {need:,} extends/s, 100 partners", f"{rps}/s ({r['best_server']}), "
+        add(f"{engine}: >= {need:,} extends/s, 100 partners ({dur})", f"{rps}/s ({r['best_server']}), "
             f"{rps / need:.0%} of target", rps >= need)
-        hot = max(s["hot_partner"]["rps"] for s in r["servers"].values())
-        add(f"{engine}: >= 500 extends/s, one hot partner", f"{hot}/s, {hot / 500:.0%} of target", hot >= 500)
+        need_hot = TARGETS[f"hot_{engine}"]
+        hot_key, hot_s = max(r["servers"].items(), key=lambda kv: kv[1]["hot_partner"]["rps"])
+        hot = hot_s["hot_partner"]["rps"]
+        add(f"{engine}: >= {need_hot:,} extends/s, one hot partner ({dur})",
+            f"{hot}/s ({hot_key}), {hot / need_hot:.0%} of target", hot >= need_hot)
         p99 = best["half_load"]["p99_ms"]
-        add(f"{engine}: p99 < 50 ms at half load", f"{p99} ms at {best['half_load']['target_rps']}/s", p99 is not None
-            and p99 < 50)
-        frac = best["many_partners"].get("fraction_of_ceiling")
-        add(f"{engine}: >= half the raw-SQL ceiling", f"{frac} of {r['ceiling']['many_partners']['tx_per_s']} tx/s",
-            frac is not None and frac >= 0.5)
+        add(f"{engine}: p99 < {TARGETS['half_load_p99_ms']} ms at half load",
+            f"{p99} ms at {best['half_load']['target_rps']}/s", p99 is not None and p99 < TARGETS["half_load_p99_ms"])
+        for scenario, label in SCENARIOS:
+            s = best if scenario == "many_partners" else hot_s
+            frac = s[scenario].get("of_asgi_ceiling")
+            asgi = r["ceilings_best"][scenario]["asgi"]
+            add(f"{engine}: >= {TARGETS['of_asgi_ceiling']} of the bare ASGI + driver ceiling, {label}",
+                f"{frac} of {asgi}/s", frac is not None and frac >= TARGETS["of_asgi_ceiling"])
+        for key, s in r["servers"].items():
+            b = s.get("bulk")
+            if b:
+                add(f"{engine}: bulk extend of {b['channels']} channels < {TARGETS['bulk_ms']} ms ({key})",
+                    f"p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms, max {b['max_ms']} ms, errors {b['errors']}",
+                    b["p99_ms"] is not None and b["p99_ms"] < TARGETS["bulk_ms"] and not b["errors"])
     for engine, r in results.get("expiry", {}).items():
         if "error" in r:
             add(f"expiry on {engine}", r["error"][:60], False)

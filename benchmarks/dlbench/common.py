@@ -277,15 +277,7 @@ class Server:
         (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
         self.log_path = RESULTS / "logs" / f"server-{self.db.name}-{self.port}.log"
         logf = open(self.log_path, "wb")
-        if self.workers == 1:
-            cmd = [str(DAYLEDGER), "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(self.port)]
-        else:
-            # The app factory with defaults: settings from the environment, no worker.
-            # Migrations are applied beforehand (``dayledger migrate``), as for any multi-process deployment.
-            cmd = [str(VENV / "bin" / "uvicorn"), "dayledger.app:create_app", "--factory", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(self.workers), "--no-access-log",
-                   "--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(self.command(), env=env, stdout=logf, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -298,6 +290,15 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not start in {timeout} s; see {self.log_path}")
+
+    def command(self) -> list[str]:
+        if self.workers == 1:
+            return [str(DAYLEDGER), "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(self.port)]
+        # The app factory with defaults: settings from the environment, no worker.
+        # Migrations are applied beforehand (``dayledger migrate``), as for any multi-process deployment.
+        return [str(VENV / "bin" / "uvicorn"), "dayledger.app:create_app", "--factory", "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(self.workers), "--no-access-log",
+                "--log-level", "warning"]
 
     def _wait_workers(self, deadline: float) -> None:
         # Every worker must have bound its app before the load starts.
@@ -328,6 +329,37 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@dataclass
+class AsgiCeilingServer(Server):
+    """The bare ASGI + driver ceiling (``dlbench/asgi_ceiling.py``) under uvicorn, as a
+    subprocess on the same database; ``mode``: ``statements`` or ``one_round_trip``."""
+    mode: str = "statements"
+    synchronous: str = "full"
+    synchronous_commit: str = "on"
+    pool: int = 20
+
+    def command(self) -> list[str]:
+        return [str(PY), "-m", "dlbench.asgi_ceiling", "--port", str(self.port), "--workers", str(self.workers)]
+
+    def start(self, timeout: float = 60) -> "Server":
+        self.extra_env = {**self.extra_env, "PYTHONPATH": str(BENCH), "DLBENCH_ASGI_ENGINE": self.db.engine,
+                          "DLBENCH_ASGI_URL": self.db.url, "DLBENCH_ASGI_PATH": str(self.db.path or ""),
+                          "DLBENCH_ASGI_SYNCHRONOUS": self.synchronous,
+                          "DLBENCH_ASGI_SYNCHRONOUS_COMMIT": self.synchronous_commit,
+                          "DLBENCH_ASGI_MODE": self.mode, "DLBENCH_ASGI_POOL": str(self.pool)}
+        return super().start(timeout)
+
+    def durability(self) -> dict:
+        """What the app read back from its own connection (GET answers it)."""
+        import json
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"GET /durability HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        return json.loads(data.split(b"\r\n\r\n", 1)[1])
 
 
 # ---------------------------------------------------------------- the machine
