@@ -90,3 +90,14 @@ def test_bad_input_is_refused_by_the_server_and_changes_nothing(make_partner, cl
     assert type(e) is Unprocessable and "Idempotency-Key" in e.message
     after = db.rows("SELECT id FROM ledger_entries WHERE partner_id = :p", p=p.id)
     assert len(after) == len(before) + 1 and c.partner.balance() == 4
+
+
+def test_one_bulk_call_takes_up_to_5000_channels(make_partner, client_for):
+    """5,000 items pass the body limit and validation (these ids do not exist: 404); 5,001 are 422."""
+    c = client_for(make_partner(balance=5))
+    items = {f"ABCDEF-{i:05d}": 1_000_000 for i in range(5_000)}
+    e = raised(c.channels.extend_many, items, "\U0001F600" * 1000)
+    assert type(e) is NotFound, e
+    items["ABCDEF-ZZZZZ"] = 1
+    e = raised(c.channels.extend_many, items, "too many")
+    assert type(e) is Unprocessable and "5000" in e.details
