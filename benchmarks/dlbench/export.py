@@ -112,7 +112,7 @@ def run(engine: str, cfg: ExportConfig) -> dict:
         partners = seed.make_partners(len(cfg.sizes) + 1)
         small = partners[-1]
         owners: list[seed.SeededPartner] = []
-        for p, n in zip(partners, cfg.sizes):
+        for p, n in zip(partners, cfg.sizes, strict=False):
             owners += [p] * n
         owners += [small] * 10
         small.channels = [seed.channel_id(len(owners) - 10 + k) for k in range(10)]
@@ -120,7 +120,7 @@ def run(engine: str, cfg: ExportConfig) -> dict:
         seed.insert_all(db, partners, 1000, now, seed.channel_rows(
             0, len(owners), owners.__getitem__, lambda i: now + (i % 60 - 10) * seed.DAY_MS, now - 90 * seed.DAY_MS))
         log(f"export on {engine}: seeded {len(owners):,} channels in {time.perf_counter() - t:.1f} s")
-        for p, n in zip(partners, cfg.sizes):
+        for p, n in zip(partners, cfg.sizes, strict=False):
             with Server(db) as srv:
                 warm = loadgen.run(download(srv.port, "/channels/export.csv", small.token))
                 if warm["rows"] != 10:

@@ -30,6 +30,7 @@ from .extend import ExtendConfig, _pairs, seed_extend
 class LayersConfig:
     iterations: int = 1500
     http_seconds: float = 4.0
+    sqlite_synchronous: str = "full"  # the run's durability (--sqlite-synchronous), in every layer
 
 
 async def _timed(db, one, work, n: int) -> tuple[float, float]:
@@ -46,7 +47,7 @@ async def _timed(db, one, work, n: int) -> tuple[float, float]:
     return out
 
 
-async def _service_loop(url: str, work, n: int) -> tuple[float, float]:
+async def _service_loop(url: str, work, n: int, sync: str) -> tuple[float, float]:
     from dayledger.auth.service import authenticate
     from dayledger.channels import service
     from dayledger.channels.schemas import ExtendReply, ExtendRequest
@@ -54,7 +55,7 @@ async def _service_loop(url: str, work, n: int) -> tuple[float, float]:
     from dayledger.db import Database
     from dayledger.ledger import Op
 
-    db = Database(normalize_database_url(url), pool_size=1)
+    db = Database(normalize_database_url(url), pool_size=1, sqlite_synchronous=sync)
 
     async def one(session, token, channel):
         now = time.time_ns() // 1_000_000
@@ -68,13 +69,13 @@ async def _service_loop(url: str, work, n: int) -> tuple[float, float]:
     return await _timed(db, one, work, n)
 
 
-async def _core_loop(url: str, work, n: int, engine: str) -> tuple[float, float]:
+async def _core_loop(url: str, work, n: int, engine: str, sync: str) -> tuple[float, float]:
     from sqlalchemy import text
 
     from dayledger.config import normalize_database_url
     from dayledger.db import Database
 
-    db = Database(normalize_database_url(url), pool_size=1)
+    db = Database(normalize_database_url(url), pool_size=1, sqlite_synchronous=sync)
     lock = " FOR UPDATE" if engine == "postgres" else ""
     names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
     fmt = lambda sql: text(sql.format(*(f":{x}" for x in names)))  # noqa: E731
@@ -98,9 +99,9 @@ async def _core_loop(url: str, work, n: int, engine: str) -> tuple[float, float]
     return await _timed(db, one, work, n)
 
 
-def _driver_loop(db: common.BenchDB, work, n: int) -> tuple[float, float]:
+def _driver_loop(db: common.BenchDB, work, n: int, sync: str) -> tuple[float, float]:
     spec = {"engine": db.engine, "url": db.url, "path": str(db.path) if db.path else None,
-            "clients": [work], "warmup": 0.0, "duration": 0, "quiet": True}
+            "clients": [work], "warmup": 0.0, "duration": 0, "quiet": True, "synchronous": sync}
     # Reuse the ceiling's transaction with one client for a fixed count: time it here.
     if db.engine == "sqlite":
         conn_spec = dict(spec, duration=3.0)
@@ -122,13 +123,14 @@ def run(engine: str, cfg: LayersConfig) -> dict:
         work = [pair for client in _pairs(ecfg, many, hot)[0] for pair in client]
         out: dict = {"engine": engine, "iterations": cfg.iterations}
         us = lambda x: round(x * 1e6)  # noqa: E731
-        cpu, wall = loadgen.run(_service_loop(db.url, work, cfg.iterations))
+        cpu, wall = loadgen.run(_service_loop(db.url, work, cfg.iterations, cfg.sqlite_synchronous))
         out["service_us"] = {"cpu": us(cpu), "wall": us(wall)}
-        cpu, wall = loadgen.run(_core_loop(db.url, work, cfg.iterations, engine))
+        cpu, wall = loadgen.run(_core_loop(db.url, work, cfg.iterations, engine, cfg.sqlite_synchronous))
         out["core_prebuilt_us"] = {"cpu": us(cpu), "wall": us(wall)}
-        cpu, wall = _driver_loop(db, work, cfg.iterations)
+        cpu, wall = _driver_loop(db, work, cfg.iterations, cfg.sqlite_synchronous)
         out["driver_us"] = {"cpu": us(cpu), "wall": us(wall)}
-        with Server(db) as srv:
+        out["sqlite_synchronous"] = cfg.sqlite_synchronous if engine == "sqlite" else None
+        with Server(db, extra_env={"DAYLEDGER_SQLITE_SYNCHRONOUS": cfg.sqlite_synchronous}) as srv:
             meter = CpuMeter(srv.pid, engine == "postgres")
             reqs = [[loadgen.render("GET", "/no-such-route", "x")] for _ in range(8)]
             stats = loadgen.run(loadgen.closed_loop(srv.port, reqs, cfg.http_seconds, 1.0, meter.start))

@@ -185,7 +185,7 @@ async def closed_loop(port: int, per_client: list[list[bytes]], duration: float,
             conn, ok = await _exchange(conn, reqs[i % n], port, stats, start >= t_measure, start)
             i += ok
 
-    await asyncio.gather(marker(), *(client(c, r) for c, r in zip(conns, per_client)))
+    await asyncio.gather(marker(), *(client(c, r) for c, r in zip(conns, per_client, strict=True)))
     stats.duration = min(time.perf_counter(), t_end) - t_measure
     for c in conns:
         if c.transport:
