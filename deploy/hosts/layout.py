@@ -14,7 +14,8 @@ developer) never share a name, an address or a port. In the root namespace, on t
 bridge's address (``.1``):
 
 - ``:8080`` HAProxy in HTTP mode, round robin over the API hosts with health checks
-  (``GET /health``) and a retry on another host when a connection fails;
+  (``GET /ready``: the process answers and reaches PostgreSQL at the current migration)
+  and a retry on another host when a connection fails;
 - ``:5432`` HAProxy in TCP mode in front of PostgreSQL, which listens on 127.0.0.1 only
   (the place a connection pooler or a proxy takes in production). Its configuration is
   not touched; every host reaches it through this address only;
@@ -233,7 +234,8 @@ defaults
     timeout server 60s
     timeout check 2s
 
-# The API: round robin over the API hosts, each checked with GET /health. A request whose
+# The API: round robin over the API hosts, each checked with GET /ready (up, reaching
+# PostgreSQL, schema current) every 0.5 s: down after 2 failures, up after 2 passes. A request whose
 # connection to a host fails is sent again to the other host (redispatch on every retry);
 # a request already sent is never resent by the proxy (a POST may have taken effect):
 # clients retry those with their Idempotency-Key.
@@ -246,7 +248,7 @@ backend api
     mode http
     balance roundrobin
     option httpchk
-    http-check send meth GET uri /health
+    http-check send meth GET uri /ready
     http-check expect status 200
     retry-on conn-failure
     retries 3
@@ -343,7 +345,7 @@ listen stats
             time.sleep(0.02)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        """Every started host alive, each API host answering /health, HAProxy seeing them UP."""
+        """Every started host alive and HAProxy seeing each API host UP after a passed check."""
         deadline = time.monotonic() + timeout
         apis = [h for h in self.pids if h.startswith("api")]
         while True:
@@ -445,7 +447,7 @@ def _ensure_database(url: str) -> None:
 
 def _print_up(layout: Layout) -> None:
     print(f"run {layout.run_id} is up (subnet {layout.subnet}, state in {layout.run_dir})")
-    print(f"  API through haproxy:   {layout.url}   (try: curl {layout.url}/health)")
+    print(f"  API through haproxy:   {layout.url}   (try: curl {layout.url}/ready)")
     print(f"  haproxy statistics:    {layout.stats_url}")
     pg_host, pg_port = _pg_target(layout.database_url)
     print(f"  PostgreSQL proxy:      {layout.address()}:{PG_PORT} -> {pg_host}:{pg_port}")
