@@ -179,7 +179,9 @@ def report_extend(results: dict, emit) -> None:
                              h["p99_ms"], h["errors"], "", "", "", "", h["cpu"].get("server_cores"),
                              h["cpu"].get("postgres_cores", ""), h["cpu"]["loadgen_cores"], h["cpu"].get("other_cores")])
             b = s.get("bulk")
-            if b:
+            if b and "error" in b:
+                bulk_rows.append([engine, key, dur, "ERROR", b["error"][:60]] + [""] * 8)
+            elif b:
                 ok = b["p99_ms"] is not None and b["p99_ms"] < TARGETS["bulk_ms"] and not b["errors"]
                 bulk_rows.append([engine, key, dur, b["channels"], b["requests"], b["p50_ms"], b["p99_ms"],
                                   b["max_ms"], b["errors"], "yes" if ok else "NO", b["cpu"].get("server_cores"),
@@ -189,12 +191,18 @@ def report_extend(results: dict, emit) -> None:
                 c = r.get(name, {}).get(scenario)
                 if c is None:
                     continue
+                if "error" in c:
+                    ceil_rows.append([engine, kind, label, "ERROR", c["error"][:60]] + [""] * 7)
+                    continue
                 ceil_rows.append([engine, kind, label, extend.durability_label(c.get("durability", {})),
                                   c.get("connections"), c["tx_per_s"], c["p50_ms"], c["p99_ms"],
                                   sum(c["errors"].values()), c["cpu"].get("driver_cores"),
                                   c["cpu"].get("postgres_cores", ""), c["cpu"].get("other_cores")])
         for mode, runs in r.get("asgi_ceiling", {}).items():
             for key, a in runs.items():
+                if "error" in a:
+                    asgi_rows.append([engine, mode.replace("_", " "), key, "ERROR", a["error"][:60]] + [""] * 9)
+                    continue
                 adur = extend.durability_label(a.get("durability", {}))
                 for scenario, label in SCENARIOS:
                     m = a[scenario]
@@ -328,7 +336,9 @@ def targets(results: dict) -> list[dict]:
                     f"{frac} of {asgi}/s", frac is not None and frac >= TARGETS["of_asgi_ceiling"])
         for key, s in r["servers"].items():
             b = s.get("bulk")
-            if b:
+            if b and "error" in b:
+                add(f"{engine}: bulk extend ({key})", b["error"][:60], False)
+            elif b:
                 add(f"{engine}: bulk extend of {b['channels']} channels < {TARGETS['bulk_ms']} ms ({key})",
                     f"p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms, max {b['max_ms']} ms, errors {b['errors']}",
                     b["p99_ms"] is not None and b["p99_ms"] < TARGETS["bulk_ms"] and not b["errors"])

@@ -237,21 +237,38 @@ def asgi_ceilings(db: common.BenchDB, many_w, hot_w, cfg: ExtendConfig, engine: 
         for workers in counts:
             key = f"{workers}proc"
             log(f"extend on {engine}: bare ASGI ceiling ({mode}), {workers} process(es)")
-            with AsgiCeilingServer(db, workers=workers, mode=mode, synchronous=cfg.sqlite_synchronous,
-                                   synchronous_commit=cfg.pg_synchronous_commit, pool=cfg.asgi_pool) as srv:
-                r: dict = {"command": f"python -m dlbench.asgi_ceiling --workers {workers}", "mode": mode,
-                           "durability": srv.durability()}
-                if engine == "postgres":
-                    r["pool_per_process"] = cfg.asgi_pool
-                r["many_partners"] = closed(srv, many_w, cfg, engine, f"ASGI {mode} {key} 100 partners")
-                r["hot_partner"] = closed(srv, hot_w, cfg, engine, f"ASGI {mode} {key} hot partner")
-                out[mode][key] = r
+            try:
+                with AsgiCeilingServer(db, workers=workers, mode=mode, synchronous=cfg.sqlite_synchronous,
+                                       synchronous_commit=cfg.pg_synchronous_commit, pool=cfg.asgi_pool) as srv:
+                    r: dict = {"command": f"python -m dlbench.asgi_ceiling --workers {workers}", "mode": mode,
+                               "durability": srv.durability()}
+                    if engine == "postgres":
+                        r["pool_per_process"] = cfg.asgi_pool
+                    r["many_partners"] = closed(srv, many_w, cfg, engine, f"ASGI {mode} {key} 100 partners")
+                    r["hot_partner"] = closed(srv, hot_w, cfg, engine, f"ASGI {mode} {key} hot partner")
+            except Exception as exc:  # noqa: BLE001 - a failed ceiling must not lose the end-to-end figures
+                log(f"  bare ASGI ceiling ({mode}, {key}) failed: {exc!r}")
+                r = {"error": f"{type(exc).__name__}: {exc}", "mode": mode}
+            out[mode][key] = r
     return out
 
 
+def _guarded(what: str, fn, *args, **kwargs) -> dict:
+    """A ceiling's result, or ``{"error": ...}`` (the end-to-end figures are kept either way)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        log(f"  {what} failed: {exc!r}")
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def _best(runs: dict, scenario: str) -> float | None:
-    rates = [r[scenario]["rps"] for r in runs.values()]
+    rates = [r[scenario]["rps"] for r in runs.values() if scenario in r]
     return max(rates) if rates else None
+
+
+def _tx(result: dict) -> float | None:
+    return result.get("tx_per_s")
 
 
 def _ratio(x: float, of: float | None) -> float | None:
@@ -285,7 +302,7 @@ def run(engine: str, cfg: ExtendConfig) -> dict:
                 rate = r["many_partners"]["rps"] / 2
                 r["half_load"] = opened(srv, many_w, rate, cfg, engine, f"{key} half load")
                 if bulk_partner is not None and cfg.bulk_requests:
-                    r["bulk"] = bulk(srv, bulk_partner, cfg, engine, key)
+                    r["bulk"] = _guarded("bulk extend", bulk, srv, bulk_partner, cfg, engine, key)
                 if cfg.profile:
                     prof = RESULTS / f"profile-extend-{engine}-{key}-{common.RUN_TAG}.txt"
                     r["profiled_many_partners"] = closed(srv, many_w, cfg, engine, f"{key} profiled", prof)
@@ -293,22 +310,25 @@ def run(engine: str, cfg: ExtendConfig) -> dict:
         out["durability"] = durability(db, cfg)
         log(f"extend on {engine}: server durability {out['durability']}")
         log(f"extend on {engine}: raw-SQL ceiling")
-        out["ceiling"] = {"many_partners": ceiling(db, many_w, cfg, "100 partners"),
-                          "hot_partner": ceiling(db, hot_w, cfg, "hot partner")}
+        out["ceiling"] = {"many_partners": _guarded("raw-SQL ceiling", ceiling, db, many_w, cfg, "100 partners"),
+                          "hot_partner": _guarded("raw-SQL ceiling", ceiling, db, hot_w, cfg, "hot partner")}
         if engine == "postgres":
             asyncio.run(ceiling_sql.install_one_round_trip(db.url))
             log(f"extend on {engine}: one-round-trip ceiling (dlbench_extend, asyncpg, no HTTP)")
-            out["ceiling_1rt"] = {"many_partners": ceiling(db, many_w, cfg, "100 partners", "one_round_trip"),
-                                  "hot_partner": ceiling(db, hot_w, cfg, "hot partner", "one_round_trip")}
+            out["ceiling_1rt"] = {
+                "many_partners": _guarded("one-round-trip ceiling", ceiling, db, many_w, cfg, "100 partners",
+                                          "one_round_trip"),
+                "hot_partner": _guarded("one-round-trip ceiling", ceiling, db, hot_w, cfg, "hot partner",
+                                        "one_round_trip")}
         out["asgi_ceiling"] = asgi_ceilings(db, many_w, hot_w, cfg, engine)
         best = max(out["servers"].values(), key=lambda r: r["many_partners"]["rps"])
         out["best_server"] = [k for k, v in out["servers"].items() if v is best][0]
         out["ceilings_best"] = {}
         for scenario in ("many_partners", "hot_partner"):
-            ceilings = {"raw_sql": out["ceiling"][scenario]["tx_per_s"],
+            ceilings = {"raw_sql": _tx(out["ceiling"][scenario]),
                         "asgi": _best(out["asgi_ceiling"]["statements"], scenario)}
             if engine == "postgres":
-                ceilings["one_round_trip"] = out["ceiling_1rt"][scenario]["tx_per_s"]
+                ceilings["one_round_trip"] = _tx(out["ceiling_1rt"][scenario])
                 ceilings["asgi_1rt"] = _best(out["asgi_ceiling"]["one_round_trip"], scenario)
             out["ceilings_best"][scenario] = ceilings
             for r in out["servers"].values():
