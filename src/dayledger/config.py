@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     # synced at every commit; normal: the last commits may be lost if the machine goes
     # down) and PostgreSQL's synchronous_commit (on: a commit returns once flushed).
     sqlite_synchronous: Literal["full", "extra", "normal"] = "full"
-    pg_synchronous_commit: Literal["on", "remote_apply", "remote_write", "local", "off"] = "on"
+    pg_synchronous_commit: Literal["on", "remote_apply", "remote_write", "local", "off", "server"] = "on"
     # Group commit (db.GroupCommit): extensions that arrive together share one transaction
     # and one flush; at most group_commit_max per transaction, group_commit_lanes
     # transactions at a time per process on PostgreSQL (SQLite: one).

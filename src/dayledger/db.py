@@ -26,7 +26,9 @@ MAX_ATTEMPTS = 8
 # the WAL flush (and, with synchronous_standby_names set, for the standby) before a commit
 # returns. Both are set on every connection, whatever the server's own default.
 SQLITE_SYNCHRONOUS = ("full", "extra", "normal")
-PG_SYNCHRONOUS_COMMIT = ("on", "remote_apply", "remote_write", "local", "off")
+# "server": send nothing and take the server's (or pooler's) setting, for a pooler that
+# refuses startup parameters it does not know.
+PG_SYNCHRONOUS_COMMIT = ("on", "remote_apply", "remote_write", "local", "off", "server")
 
 
 def make_engine(url: str, pool_size: int = 10, *, sqlite_synchronous: str = "full",
@@ -62,8 +64,9 @@ def make_engine(url: str, pool_size: int = 10, *, sqlite_synchronous: str = "ful
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    settings = {} if pg_synchronous_commit == "server" else {"synchronous_commit": pg_synchronous_commit}
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
-                               connect_args={"server_settings": {"synchronous_commit": pg_synchronous_commit}})
+                               connect_args={"server_settings": settings})
 
 
 def is_retryable(exc: DBAPIError) -> bool:

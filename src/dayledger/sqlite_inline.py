@@ -5,8 +5,9 @@ them in place saves aiosqlite's thread hand-off on every call (two context switc
 GIL transfer per statement), which dominated request latency. SQLite statements on this
 schema take microseconds. The trade-off: while another *process* holds SQLite's write lock
 (a CLI command during ``serve``), the busy handler waits on the loop for at most
-``busy_timeout``. Only COMMIT, which waits for the disk, runs in a thread. SQLAlchemy's aiosqlite dialect drives this object through its
-``async_creator`` hook, so everything above the driver is unchanged.
+``busy_timeout``. Only COMMIT, which waits for the disk, runs in a thread. SQLAlchemy's
+aiosqlite dialect drives this object through its ``async_creator`` hook, so everything
+above the driver is unchanged.
 """
 
 from __future__ import annotations
