@@ -90,7 +90,13 @@ def configs(args):
 
 # ---------------------------------------------------------------- reporting
 
+def _fit(row: list, n: int) -> list:
+    """A row of exactly ``n`` cells (an error row may be shorter than its table)."""
+    return (list(row) + [""] * n)[:n]
+
+
 def table(title: str, header: list[str], rows: list[list]) -> str:
+    rows = [_fit(r, len(header)) for r in rows]
     cells = [[str(h) for h in header]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))  # noqa: E731
@@ -100,7 +106,7 @@ def table(title: str, header: list[str], rows: list[list]) -> str:
 
 def markdown(title: str, header: list[str], rows: list[list]) -> str:
     out = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join("" if c is None else str(c) for c in r) + " |" for r in rows]
+    out += ["| " + " | ".join("" if c is None else str(c) for c in _fit(r, len(header))) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
 
@@ -406,7 +412,8 @@ def main(argv=None) -> int:
     m = results["machine"]
     print(f"\ndayledger benchmarks ({'quick' if args.quick else 'full'}) - {m['nproc']} cores, {m['cpu']}, "
           f"{m['mem_gib']} GiB, Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgres']}; "
-          f"src {results['src']['head']}{' + uncommitted changes' if results['src']['dirty'] else ''}; "
+          f"src {results['src']['head']}{' + uncommitted changes' if results['src']['dirty'] else ''} "
+          f"(dayledger imported from {results['src'].get('dayledger_imported_from') or '?'}); "
           f"load average at start {results['loadavg_at_start'][0]:.2f}")
     durable = {engine: extend.durability_label(r["durability"]) for engine, r in results.get("extend", {}).items()
                if "durability" in r}

@@ -401,4 +401,10 @@ def src_state() -> dict:
             return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
-    return {"head": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "src"))}
+    try:  # which copy the subprocesses import (PYTHONPATH may point at a clean export of src/)
+        imported = subprocess.run([str(PY), "-c", "import dayledger; print(dayledger.__file__)"], capture_output=True,
+                                  text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        imported = ""
+    return {"head": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "src")),
+            "dayledger_imported_from": imported}
