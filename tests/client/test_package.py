@@ -52,3 +52,15 @@ def test_importing_the_client_loads_no_server_layer():
             "print(','.join(bad))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == ""
+
+
+def test_every_method_is_called_by_the_tests():
+    """Each public method of each resource appears as ``.resource.method(`` in these tests
+    (the round trips against the server live in test_roundtrip.py and its neighbours)."""
+    source = "".join(p.read_text() for p in (REPO / "tests" / "client").glob("test_*.py"))
+    c = client.Client(base_url="http://x", token="t")
+    missing = [f"{name}.{method}" for name, resource in vars(c).items() if hasattr(resource, "_c")
+               for method, _ in inspect.getmembers(type(resource), inspect.isfunction)
+               if not method.startswith("_") and f".{name}.{method}(" not in source]
+    missing += [m for m in ("me", "partner_name") if f".{m}()" not in source]
+    assert missing == []

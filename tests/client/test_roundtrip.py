@@ -22,6 +22,7 @@ DAY = 86_400_000
 def test_me_names_the_tokens_partner(make_partner, client_for, base_url, operator_token):
     p = make_partner()
     me = client_for(p).me()
+    assert client_for(p).partner_name() == p.name
     assert isinstance(me, MeReply)
     assert (me.kind, me.partner, me.partnerId, me.scope, me.suspended) == ("partner", p.name, p.id, "full", False)
     assert me.tokenId.startswith("tok_")

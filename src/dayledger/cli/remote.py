@@ -81,8 +81,10 @@ def channels_list(mode: str | None = typer.Option(None, "--mode", help="trial, d
 
 
 @channels_app.command("extend")
-def channels_extend(channel_id: str = typer.Argument(..., metavar="ID", show_default=False),
-                    days: int = typer.Argument(..., metavar="DAYS", show_default=False),
+def channels_extend(channel_id: str = typer.Argument(..., metavar="ID", show_default=False,
+                                                     help="The channel's id, e.g. FUIUNE-AHFVL."),
+                    days: int = typer.Argument(..., metavar="DAYS", show_default=False,
+                                               help="Days to move from the balance onto the channel (1 or more)."),
                     comment: str = COMMENT,
                     key: str | None = typer.Option(None, "--idempotency-key", show_default=False,
                                                    help="Send this key (run again with it: nothing twice). "
