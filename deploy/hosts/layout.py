@@ -53,6 +53,7 @@ SHORT = {"api1": "a1", "api2": "a2", "worker1": "w1", "worker2": "w2"}  # in lin
 API_PORT = 8080
 PG_PORT = 5432
 STATS_PORT = 8404
+RESPONSE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")  # HAProxy's hrsp_* counters
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/dayledger_hosts"
 
 
@@ -383,10 +384,10 @@ listen stats
         header = lines[0][2:].split(",")
         return [dict(zip(header, ln.split(","), strict=False)) for ln in lines[1:]]
 
-    def responses_by_host(self) -> dict[str, int]:
-        """HTTP responses each API host gave so far (HAProxy's counters, since it started)."""
-        codes = ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other")
-        return {row["svname"]: sum(int(row[c] or 0) for c in codes)
+    def responses_by_host(self, codes: tuple[str, ...] = RESPONSE_CLASSES) -> dict[str, int]:
+        """HTTP responses of the classes ``codes`` each API host gave so far (HAProxy's
+        counters since it started; a 5xx may be HAProxy's own answer for a host that died)."""
+        return {row["svname"]: sum(int(row[f"hrsp_{c}"] or 0) for c in codes)
                 for row in self.stats() if row["pxname"] == "api" and row["svname"] in HOSTS}
 
     # -- taking it down ----------------------------------------------------------------

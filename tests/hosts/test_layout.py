@@ -180,7 +180,7 @@ def _retry(url: str, token: str, key: str, channel: str) -> httpx.Response:
 def test_api_host_killed_mid_load_applies_each_key_once(layout, operator_token, db, assert_ledger_sound):
     p = make_partner(layout.url, operator_token, balance=10_000)
     channels = make_channels(layout.url, p, 10)
-    work = [(f"hosts-{p.name}-{i}", channels[i % len(channels)]) for i in range(600)]
+    work = [(f"hosts-{p.name}-{i}", channels[i % len(channels)]) for i in range(400)]
     clients = 12
     threads, answered, lost = _clients(layout.url, p.token, work, clients)
     deadline = time.monotonic() + 120
@@ -188,7 +188,7 @@ def test_api_host_killed_mid_load_applies_each_key_once(layout, operator_token, 
         assert time.monotonic() < deadline and all(t.is_alive() for t in threads), "the load did not start"
         time.sleep(0.005)
     layout.kill("api1")
-    at_kill = layout.responses_by_host()
+    at_kill = layout.responses_by_host(("2xx",))  # answers of dayledger itself
     for t in threads:
         t.join(120)
     assert not any(t.is_alive() for t in threads)
@@ -198,7 +198,7 @@ def test_api_host_killed_mid_load_applies_each_key_once(layout, operator_token, 
     assert len(answered) + len(lost) == len(work)
     assert 0 < len(lost) <= clients, lost
     assert {r.status_code for r in answered.values()} == {200}
-    after = layout.responses_by_host()
+    after = layout.responses_by_host(("2xx",))
     assert after["api1"] == at_kill["api1"] and after["api2"] > at_kill["api2"], (at_kill, after)
     assert at_kill["api1"] > 0 and at_kill["api2"] > 0, at_kill
 
@@ -248,7 +248,7 @@ def test_two_worker_hosts_expire_each_channel_once(layout, operator_token, inser
 
     p = make_partner(layout.url, operator_token, balance=0, trial=True)
     now = int(time.time() * 1000)
-    due = insert_channels(p, 6000, created_ms=now - 2 * DAY, active_till_ms=now - DAY, mode="trial",
+    due = insert_channels(p, 3000, created_ms=now - 2 * DAY, active_till_ms=now - DAY, mode="trial",
                           trial_ms=now - DAY, name="due")
     mine = {c["id"] for c in due}
 
@@ -257,7 +257,7 @@ def test_two_worker_hosts_expire_each_channel_once(layout, operator_token, inser
                                       p=p.id, t=True)}
 
     deadline = time.monotonic() + 60
-    while len(expired_ids()) < 600:  # both hosts at work (batches of 10 each)
+    while len(expired_ids()) < 300:  # both hosts at work (batches of 10 each)
         assert time.monotonic() < deadline, "the workers expired nothing"
         time.sleep(0.01)
     layout.kill("worker1")
@@ -276,7 +276,7 @@ def test_two_worker_hosts_expire_each_channel_once(layout, operator_token, inser
                           "AND type = 'channel.expired' GROUP BY channel_id", p=p.id))
     assert entries == events == {cid: 1 for cid in mine}
     # Both hosts took part: worker2's rounds (logged once each round ends) account for part only.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while (by2 := _expired_by(layout, "worker2") - worker2_before) == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert 0 < by2 < len(mine), by2
