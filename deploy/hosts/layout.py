@@ -480,7 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "up":
-        _ensure_database(args.database_url)
+        try:
+            _ensure_database(args.database_url)
+        except Exception as e:  # noqa: BLE001 - any driver error: say it plainly
+            print(f"error: cannot reach or create the database of {args.database_url}: {e}", file=sys.stderr)
+            return 1
         extra = dict(kv.split("=", 1) for kv in args.env)
         layout = Layout(args.database_url, dayledger=args.dayledger, env=extra,
                         **({"run_id": args.run_id} if args.run_id else {}))
