@@ -129,6 +129,9 @@ def test_concurrent_extends_across_two_api_hosts(layout, operator_token, db, ass
     served = {h: after[h] - before.get(h, 0) for h in after}
     assert served["api1"] > 0 and served["api2"] > 0, served  # both hosts took extends
     assert sum(served.values()) >= 200, served
+    # The hosts reached PostgreSQL through the proxy on the bridge, the only way out of their namespaces.
+    proxied = [row for row in layout.stats() if row["pxname"] == "postgresql" and row["svname"] == "FRONTEND"]
+    assert int(proxied[0]["stot"]) > 0, proxied
     assert db.scalar("SELECT COUNT(*) FROM ledger_entries WHERE partner_id = :p AND type = 'extend'", p=p.id) == 120
     assert_ledger_sound()
 
