@@ -61,13 +61,14 @@ def test_200_extends_against_120_days_give_exactly_120_each_its_own_entry(app, b
 
 
 def test_a_refused_member_undoes_only_its_own_writes(app, base_url, make_partner, db, assert_ledger_sound):
-    """One bulk asking for more than the balance among single extensions that fit: the
-    bulk is refused whole, its channels untouched; every single extension lands."""
+    """One bulk asking for more than the whole balance (33 > 30) among single extensions that
+    fit (20 days): the bulk is refused whole, its channels untouched; every single
+    extension lands, whatever the order they arrive in."""
     p = make_partner(balance=30)
     ids = [create_channel(p, f"c{i}")["id"] for i in range(6)]
     before = {cid: p.client.get(f"/channels/{cid}").json()["activeTill"] for cid in ids}
     big = ("POST", "/channels/extend", {"comment": "too much",
-                                          "channels": [{"id": cid, "days": 10} for cid in ids[3:]]})
+                                          "channels": [{"id": cid, "days": 11} for cid in ids[3:]]})
     singles = [extend_request(ids[i % 3], days=1, comment=f"s{i}") for i in range(20)]
     requests = singles[:10] + [big] + singles[10:]
 

@@ -13,6 +13,7 @@ from .. import ids, paging
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..ledger import Actor
 from ..models import ApiToken, Partner
+from ..prepared import Prepared
 
 PARTNER_SCOPES = ("read", "channels", "billing", "full")
 OPERATOR_SCOPES = ("full", "gateway")
@@ -103,9 +104,9 @@ async def issue(session: AsyncSession, *, kind: str, scope: str, now_ms: int,
     return IssuedToken(token.id, raw, scope, name, partner_id, now_ms, expires_ms)
 
 
-# Runs on every request: Core, built once (see ledger/service.py).
+# Runs on every request: Core, built once, run straight through the driver (prepared.py).
 _tokens, _partners = ApiToken.__table__.c, Partner.__table__.c
-_BY_HASH = (select(_tokens.id, _tokens.kind, _tokens.scope, _tokens.partner_id, _tokens.expires_ms,
+_BY_HASH = Prepared(select(_tokens.id, _tokens.kind, _tokens.scope, _tokens.partner_id, _tokens.expires_ms,
                    _tokens.revoked_ms, _partners.name, _partners.status)
             .select_from(ApiToken.__table__.outerjoin(Partner.__table__, _partners.id == _tokens.partner_id))
             .where(_tokens.token_hash == bindparam("hash")))
@@ -114,15 +115,15 @@ _BY_HASH = (select(_tokens.id, _tokens.kind, _tokens.scope, _tokens.partner_id, 
 async def authenticate(session: AsyncSession, raw: str | None, now_ms: int) -> Principal:
     if not raw:
         raise Unauthorized("missing API token", "send 'Authorization: Bearer <token>' or '?token=<token>'")
-    row = (await session.execute(_BY_HASH, {"hash": hash_token(raw)})).first()
+    row = await _BY_HASH.first(session, {"hash": hash_token(raw)})
     if row is None:
         raise Unauthorized("invalid API token", "the token is unknown")
-    if row.revoked_ms is not None:
+    token_id, kind, scope, partner_id, expires_ms, revoked_ms, name, status = row
+    if revoked_ms is not None:
         raise Unauthorized("invalid API token", "the token was revoked")
-    if row.expires_ms is not None and row.expires_ms <= now_ms:
+    if expires_ms is not None and expires_ms <= now_ms:
         raise Unauthorized("invalid API token", "the token has expired")
-    return Principal(row.id, row.kind, row.scope, row.partner_id, row.name,
-                     suspended=row.kind == "partner" and row.status != "active")
+    return Principal(token_id, kind, scope, partner_id, name, suspended=kind == "partner" and status != "active")
 
 
 async def issue_for_partner(session: AsyncSession, partner_id: str, data: Any, now_ms: int) -> IssuedToken:

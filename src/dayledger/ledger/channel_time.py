@@ -33,6 +33,7 @@ from .. import events
 from ..clock import DAY_MS
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import Channel, Event, LedgerEntry, Partner
+from ..prepared import Prepared
 from .service import DEBIT, SYSTEM, Actor, Debit, Posted, low_balance_notice, post, post_debits, refuse
 
 PAID_MODES = ("trial", "live")
@@ -137,7 +138,7 @@ _TIME = (_c.id, _c.partner_id, _c.mode, _c.active_till_ms, _c.stopped, _c.expire
 _NOW, _DAYS = bindparam("now", type_=BigInteger()), bindparam("days", type_=BigInteger())
 # Paid days start a channel that expiry stopped (never one stopped by hand).
 _REVIVE = {"stopped": case((_c.expired, false()), else_=_c.stopped), "expired": false()}
-_PAYABLE = (_c.partner_id == bindparam("pid"), _c.deleted_ms.is_(None), _c.mode.not_in(SANDBOX_MODES))
+_PAYABLE = (_c.partner_id == bindparam("pid"), _c.deleted_ms.is_(None), *(_c.mode != mode for mode in SANDBOX_MODES))
 # One extension: lock, check, compute and write the row in one statement.
 _EXTEND_ONE = (update(_table).where(_c.id == bindparam("cid"), *_PAYABLE)
                .values(active_till_ms=extended_till(_NOW, _c.active_till_ms, _DAYS), **_REVIVE).returning(*_TIME))
@@ -207,7 +208,7 @@ def _fused_extend() -> Any:
             .select_from(ch.outerjoin(moved, true()).outerjoin(appended, true())).add_cte(emitted.cte("emitted")))
 
 
-_FUSED_EXTEND = _fused_extend()
+_P_EXTEND_ONE, _P_FUSED_EXTEND = Prepared(_EXTEND_ONE), Prepared(_fused_extend())
 
 
 def _emit_extended(ch: ChannelTime, days: int, op: Op) -> dict:
@@ -221,13 +222,12 @@ async def extend(session: AsyncSession, partner_id: str, channel_id: str, days: 
     A short balance (402) raised by ``post`` rolls back the channel's update with the rest."""
     if session.get_bind().dialect.name == "postgresql":
         return await _extend_in_one(session, partner_id, channel_id, days, comment, op, amount, currency)
-    row = (await session.execute(_EXTEND_ONE, {"cid": channel_id, "pid": partner_id, "now": op.now,
-                                               "days": days})).one_or_none()
+    row = await _P_EXTEND_ONE.first(session, {"cid": channel_id, "pid": partner_id, "now": op.now, "days": days})
     if row is None:  # not there, or a sandbox: say which
         await _lock(session, partner_id, [channel_id])
         raise AssertionError(f"channel {channel_id} is payable but was not updated")  # pragma: no cover
     ch = ChannelTime(*row)
-    await events.emit_many(session, [_emit_extended(ch, days, op)])
+    await events.emit_one(session, _emit_extended(ch, days, op))
     posted = await post(session, partner_id=partner_id, type="extend", balance_delta=-days, days=days,
                         channel_id=ch.id, channel_days=days, comment=comment, amount=amount, currency=currency,
                         actor=op.actor, now_ms=op.now, idempotency_key=op.key, active_till_after_ms=ch.active_till_ms)
@@ -236,19 +236,20 @@ async def extend(session: AsyncSession, partner_id: str, channel_id: str, days: 
 
 async def _extend_in_one(session: AsyncSession, partner_id: str, channel_id: str, days: int, comment: str, op: Op,
                          amount: Decimal | None, currency: str | None) -> Extended:
-    row = (await session.execute(_FUSED_EXTEND, {
+    row = await _P_FUSED_EXTEND.first(session, {
         # (named apart from every column: an UPDATE would take a parameter named like a column as a new value)
         "cid": channel_id, "pid": partner_id, "now": op.now, "days": days, "delta": -days, "entry_comment": comment,
         "entry_amount": amount, "entry_currency": currency, "entry_actor_type": op.actor.type,
-        "entry_actor_id": op.actor.id, "entry_key": op.key})).one_or_none()
+        "entry_actor_id": op.actor.id, "entry_key": op.key})
     if row is None:  # not there, or a sandbox: say which
         await _lock(session, partner_id, [channel_id])
         raise AssertionError(f"channel {channel_id} is payable but was not updated")  # pragma: no cover
-    if row.balance is None:  # the statement's channel update is rolled back with the transaction
-        await refuse(session, partner_id, days)
-    await low_balance_notice(session, partner_id, -days, row.balance, row.days_limit, row.days_alerted, op.now)
     ch = ChannelTime(*row[:len(_TIME)])
-    return Extended(ch, days, Posted(entry_id=row.entry_id, balance_after=row.balance))
+    balance, days_limit, alerted, entry_id = row[len(_TIME):]
+    if balance is None:  # the statement's channel update is rolled back with the transaction
+        await refuse(session, partner_id, days)
+    await low_balance_notice(session, partner_id, -days, balance, days_limit, alerted, op.now)
+    return Extended(ch, days, Posted(entry_id=entry_id, balance_after=balance))
 
 
 async def extend_many(session: AsyncSession, partner_id: str, items: Sequence[tuple[str, int]], comment: str,
