@@ -178,3 +178,61 @@ def test_the_retry_policy():
     assert r.after_error(1, 0, httpx.UnsupportedProtocol("ftp")) is None
     assert r.after_error(1, 0, ValueError("bug")) is None
     assert len({round(r.backoff(3), 6) for _ in range(20)}) > 1  # jitter
+
+
+class HeldLock:
+    """The partner's row (PostgreSQL) or the whole SQLite file (a write lock) held by a
+    connection of the test, so a server request that debits waits until ``release``."""
+
+    def __init__(self, db_url: str, partner_id: str) -> None:
+        if db_url.startswith("postgresql"):
+            import psycopg
+            self.conn = psycopg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
+            self.conn.execute("SELECT 1 FROM partners WHERE id = %s FOR UPDATE", (partner_id,))
+        else:
+            import sqlite3
+            self.conn = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
+def test_409_request_in_progress_is_waited_out_and_answers_the_first_outcome(
+        make_partner, client_for, proxy, db, db_url, assert_ledger_sound):
+    """Two calls with one key: the second arrives while the first waits for a lock on the
+    server, hears 409 "request in progress", waits and gets the first call's answer."""
+    p = make_partner(balance=10)
+    ch = client_for(p).channels.create("contended")
+    patient = Retries(max_attempts=30, max_total_seconds=30, base_delay=0.1, max_delay=0.3)
+    results: dict[str, object] = {}
+
+    def call(name: str) -> None:
+        c = Client(proxy.url, p.token, retries=patient)
+        try:
+            results[name] = c.channels.extend(ch.id, 2, "once", idempotency_key="in-progress-1")
+        finally:
+            c.close()
+
+    lock = HeldLock(db_url, p.id)
+    try:
+        first = threading.Thread(target=call, args=("first",))
+        first.start()
+        deadline = time.monotonic() + 10
+        while not any(is_extend(e.method, e.path) for e in proxy.log) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # the first is on the server now, waiting for the lock
+        second = threading.Thread(target=call, args=("second",))
+        second.start()
+        time.sleep(0.8)
+    finally:
+        lock.release()
+    first.join(30)
+    second.join(30)
+    statuses = [e.status for e in proxy.log if is_extend(e.method, e.path)]
+    assert 409 in statuses, statuses
+    assert results["first"] == results["second"]
+    assert [e.replayed for e in proxy.log if is_extend(e.method, e.path) and e.status == 200] == [False, True]
+    assert client_for(p).partner.balance() == 8 and len(extend_entries(db, p)) == 1
+    assert_ledger_sound()
