@@ -173,3 +173,36 @@ def test_extend_many_refuses_a_bad_file_naming_its_rows(make_partner, client_for
     r = remote(p, "extend-many", str(tmp_path / "missing.csv"), "--comment", "bad")
     assert r.returncode == 2 and "cannot read" in r.stderr
     assert extend_count(db, p) == 0
+
+
+def test_extend_many_in_batches_draws_a_progress_bar_on_a_terminal(make_partner, client_for, base_url, tmp_path):
+    """On a terminal (stderr a pseudo-terminal) the batches draw a progress bar; piped, the
+    same command prints none (the other tests)."""
+    import pty
+
+    p = make_partner(balance=50)
+    c = client_for(p)
+    file = write_csv(tmp_path / "bar.csv", [(c.channels.create(f"t{i}").id, 1) for i in range(6)])
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAYLEDGER_")}
+    env.update(DAYLEDGER_URL=base_url, DAYLEDGER_TOKEN=p.token, COLUMNS="120")
+    try:
+        proc = subprocess.Popen([str(SCRIPT), "remote", "extend-many", str(file), "--comment", "bar", "--batch", "2",
+                                 "--json"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=slave, text=True)
+    finally:
+        os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    stdout = proc.stdout.read()
+    assert proc.wait(120) == 0
+    assert json.loads(stdout) == {"channels": 6, "days": 6, "balance": 44}
+    text = drawn.decode(errors="replace")
+    assert "extending 6 channels" in text and "6/6" in text, text
