@@ -192,7 +192,8 @@ def report_extend(results: dict, emit) -> None:
                 bulk_rows.append([engine, key, dur, b["channels"], b["requests"], b["p50_ms"], b["p99_ms"],
                                   b["max_ms"], b["errors"], "yes" if ok else "NO", b["cpu"].get("server_cores"),
                                   b["cpu"].get("postgres_cores", ""), b["cpu"].get("other_cores")])
-        for name, kind in (("ceiling", "statements"), ("ceiling_1rt", "one round trip (dlbench_extend)")):
+        for name, kind in (("ceiling", "statements"), ("ceiling_1rt", "one round trip: function dlbench_extend"),
+                           ("ceiling_1st", "one round trip: one statement (CTEs)")):
             for scenario, label in SCENARIOS:
                 c = r.get(name, {}).get(scenario)
                 if c is None:

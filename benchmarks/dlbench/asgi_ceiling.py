@@ -80,7 +80,7 @@ class App:
         hashed = ceiling.token_hash(token)
         if self.conn is not None:
             return ceiling.extend_sqlite(self.conn, hashed, channel, days, comment)
-        one = ceiling.extend_pg_1rt if self.mode == "one_round_trip" else ceiling.extend_pg
+        one = ceiling.PG_MODES[self.mode]
         async with self.pool.acquire() as conn:
             return await one(conn, hashed, channel, days, comment)
 

@@ -18,6 +18,7 @@ statement by statement, in the app's order:
 ``mode: "one_round_trip"`` (PostgreSQL): the same seven steps as one call of the plpgsql
 function ``dlbench_extend`` (``ONE_RT_FUNCTION``, created in the benchmark's database by
 ``install_one_round_trip``), autocommit: one round trip per extend, token lookup included.
+``mode: "one_statement"``: the same as one statement of data-modifying CTEs (``ONE_STATEMENT``).
 
 ``extend_sqlite`` / ``extend_pg`` / ``extend_pg_1rt`` are one extend each; the bare ASGI
 ceiling (``asgi_ceiling.py``) answers its requests with the same functions.
@@ -93,6 +94,43 @@ END
 $fn$
 """
 ONE_RT_CALL = "SELECT status, active_till, balance, entry_id FROM dlbench_extend($1, $2, $3, $4, $5)"
+
+# The same transaction as one statement of data-modifying CTEs (PostgreSQL, autocommit):
+# the channel locked and its new time computed, the guarded debit, then the channel's
+# update, the outbox row and the ledger entry only where the debit happened (a refused
+# debit writes nothing). Answers (token id, new time, balance, entry id): a NULL says 401,
+# 404 or 402, in that order.
+ONE_STATEMENT = """
+WITH tok AS (
+    SELECT t.id, t.partner_id FROM api_tokens t JOIN partners p ON p.id = t.partner_id
+     WHERE t.token_hash = $1::text AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > $5::bigint)
+       AND p.status = 'active'),
+ch AS (
+    SELECT c.id, c.partner_id, c.project_id, c.mode, c.stopped, c.expired,
+           greatest($5::bigint, c.active_till_ms) + $3::bigint * 86400000 AS till
+      FROM channels c JOIN tok ON c.partner_id = tok.partner_id
+     WHERE c.id = $2::text AND c.deleted_ms IS NULL FOR UPDATE OF c),
+debit AS (
+    UPDATE partners p SET balance = p.balance - $3::bigint FROM ch
+     WHERE p.id = ch.partner_id AND p.balance >= $3::bigint RETURNING p.balance),
+upd AS (
+    UPDATE channels c SET active_till_ms = ch.till FROM ch, debit WHERE c.id = ch.id RETURNING c.id),
+ev AS (
+    INSERT INTO events (partner_id, type, channel_id, payload, created_ms)
+    SELECT ch.partner_id, 'channel.extended', ch.id,
+           json_build_object('id', ch.id, 'mode', ch.mode, 'activeTill', ch.till, 'stopped', ch.stopped,
+                             'expired', ch.expired, 'projectId', ch.project_id, 'days', $3::bigint), $5::bigint
+      FROM ch, debit RETURNING id),
+entry AS (
+    INSERT INTO ledger_entries (partner_id, created_ms, type, days, balance_delta, balance_after, channel_id,
+                                channel_days, comment, amount, currency, actor_type, actor_id, idempotency_key,
+                                active_till_after_ms)
+    SELECT ch.partner_id, $5::bigint, 'extend', $3::bigint, -$3::bigint, debit.balance, ch.id, $3::bigint, $4::text,
+           NULL, NULL, 'token', tok.id, NULL, ch.till
+      FROM ch, debit, tok RETURNING id)
+SELECT (SELECT id FROM tok) AS token_id, (SELECT till FROM ch) AS till, (SELECT balance FROM debit) AS balance,
+       (SELECT id FROM entry) AS entry_id
+"""
 SQLITE_SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
@@ -228,6 +266,21 @@ async def extend_pg_1rt(conn, hashed: str, channel: str, days: int, comment: str
     return 200, _reply(row["active_till"], days, row["balance"], row["entry_id"])
 
 
+async def extend_pg_1st(conn, hashed: str, channel: str, days: int, comment: str) -> tuple[int, dict]:
+    """One extend as one statement (``ONE_STATEMENT``, autocommit)."""
+    row = await conn.fetchrow(ONE_STATEMENT, hashed, channel, days, comment, time.time_ns() // 1_000_000)
+    if row["token_id"] is None:
+        return 401, {"error": "unauthorized"}
+    if row["till"] is None:
+        return 404, {"error": "channel not found"}
+    if row["balance"] is None:
+        return 402, {"error": "insufficient balance"}
+    return 200, _reply(row["till"], days, row["balance"], row["entry_id"])
+
+
+PG_MODES = {"statements": extend_pg, "one_round_trip": extend_pg_1rt, "one_statement": extend_pg_1st}
+
+
 async def install_one_round_trip(dsn: str) -> None:
     """Create ``dlbench_extend`` in the benchmark's database."""
     import asyncpg
@@ -251,7 +304,7 @@ async def run_pg(spec: dict) -> dict:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    one = extend_pg_1rt if spec.get("mode") == "one_round_trip" else extend_pg
+    one = PG_MODES[spec.get("mode", "statements")]
     settings = {"synchronous_commit": spec.get("synchronous_commit", "on")}
     clients = spec["clients"]
     conns = [await asyncpg.connect(spec["url"], server_settings=settings) for _ in clients]
