@@ -101,3 +101,18 @@ def test_one_bulk_call_takes_up_to_5000_channels(make_partner, client_for):
     items["ABCDEF-ZZZZZ"] = 1
     e = raised(c.channels.extend_many, items, "too many")
     assert type(e) is Unprocessable and "5000" in e.details
+
+
+def test_an_answer_of_another_shape_is_unexpected_reply(make_partner, client_for, proxy):
+    """A 200 that is not the reply model (here a proxy's page standing in for the server)."""
+    from dayledger.client import UnexpectedReply
+
+    from .conftest import Rule
+
+    body = b'{"id":"ABCDEF-12345","name":"x"}'
+    proxy.rules.append(Rule(lambda m, path: m == "GET", replace=b"HTTP/1.1 200 OK\r\ncontent-type: application/json"
+                            b"\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body))
+    c = client_for(make_partner(), url=proxy.url)
+    e = raised(c.channels.get, "ABCDEF-12345")
+    assert type(e) is UnexpectedReply and e.code == 200 and e.message == "the answer is not a ChannelReply"
+    assert "apiUrl" in e.details  # a missing field named

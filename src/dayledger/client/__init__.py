@@ -11,10 +11,10 @@ Replies are the server's own reply models (``dayledger.client.models``); errors 
 """
 
 from ._async import AsyncClient
-from ._core import NO_RETRIES, Retries, UnexpectedReply, new_idempotency_key
+from ._core import NO_RETRIES, Retries, new_idempotency_key
 from ._sync import Client
 from .errors import (BadRequest, Conflict, ConnectionFailed, DayledgerError, Forbidden, InsufficientBalance, NotFound,
-                     RateLimited, ServerError, Unauthorized, Unprocessable)
+                     RateLimited, ServerError, Unauthorized, UnexpectedReply, Unprocessable)
 
 __all__ = ["AsyncClient", "BadRequest", "Client", "Conflict", "ConnectionFailed", "DayledgerError", "Forbidden",
            "InsufficientBalance", "NO_RETRIES", "NotFound", "RateLimited", "Retries", "ServerError", "Unauthorized",

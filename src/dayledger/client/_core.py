@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from .errors import DayledgerError, error_for, error_shape, retry_after_seconds
+from .errors import UnexpectedReply, error_shape, retry_after_seconds
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -113,23 +113,12 @@ def in_progress(response: httpx.Response) -> bool:
     return error_shape(response)[0] == "request in progress"
 
 
-class UnexpectedReply(DayledgerError):
-    """A successful answer that is not the reply shape this client knows (a server of
-    another version, or something else answering at that URL)."""
-
-
 def parse(model: type[M], response: httpx.Response) -> M:
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
         raise UnexpectedReply(response.status_code, f"the answer is not a {model.__name__}", str(exc),
                               response=response) from None
-
-
-def check(response: httpx.Response) -> httpx.Response:
-    if response.is_success:
-        return response
-    raise error_for(response)
 
 
 def query(**params: Any) -> dict[str, Any]:

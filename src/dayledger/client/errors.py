@@ -64,6 +64,11 @@ class ServerError(DayledgerError):
     """5xx, once the retries are spent."""
 
 
+class UnexpectedReply(DayledgerError):
+    """A successful answer that is not the reply shape this client knows (a server of
+    another version, or something else answering at that URL)."""
+
+
 class ConnectionFailed(DayledgerError):
     """No answer: the connection failed or timed out on every attempt (``code`` 0). For a
     mutating call the outcome is unknown: call again with the same ``idempotency_key``
