@@ -16,11 +16,12 @@ import re
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select, text
+from sqlalchemy import BigInteger, CursorResult, Table, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .errors import Conflict, Unprocessable
 from .models import IdempotencyKey
+from .prepared import Prepared
 
 MAX_KEY_LENGTH = 255
 # An API token's secret as ids.api_token() makes it ("dlp_"/"dlo_" + 40 alphanumerics).
@@ -63,27 +64,35 @@ def hash_token_key(token: str | None, key: str) -> str:
     return hashlib.sha256(f"{token}\0{key}".encode()).hexdigest()
 
 
+# On the path of every keyed request: straight through the driver (prepared.py).
+_LOCK = Prepared(text("SELECT pg_try_advisory_xact_lock(:k)").bindparams(bindparam("k", type_=BigInteger())))
+_keys = cast(Table, IdempotencyKey.__table__).c
+_FIND = Prepared(select(_keys.request_hash, _keys.status_code, _keys.response_body)
+                 .where(_keys.scope == bindparam("scope"), _keys.key == bindparam("key")))
+_STORE = Prepared(cast(Table, IdempotencyKey.__table__).insert().values(
+    {name: bindparam(name, type_=_keys[name].type)
+     for name in ("scope", "key", "request_hash", "status_code", "response_body", "created_ms")}))
+
+
 async def lock_key(session: AsyncSession, scope: str, key: str) -> None:
     """On PostgreSQL, refuse (409) a key another process is processing at this moment."""
     if session.get_bind().dialect.name != "postgresql":
         return
     lock_id = int.from_bytes(hashlib.sha256(f"{scope}\0{key}".encode()).digest()[:8], "big", signed=True)
-    got = (await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id})).scalar()
+    got, = await _LOCK.first(session, {"k": lock_id})  # type: ignore[misc]  # a SELECT of one value
     if not got:
         raise Conflict("request in progress", "a request with this Idempotency-Key is still being processed")
 
 
 async def find(session: AsyncSession, scope: str, key: str, req_hash: str) -> tuple[int, str] | None:
-    row = (await session.execute(
-        select(IdempotencyKey.request_hash, IdempotencyKey.status_code, IdempotencyKey.response_body)
-        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-    )).first()
+    row = await _FIND.first(session, {"scope": scope, "key": key})
     if row is None:
         return None
-    if row.request_hash != req_hash:
+    stored_hash, status_code, response_body = row
+    if stored_hash != req_hash:
         raise Unprocessable("Idempotency-Key reused with a different request",
                             "each key identifies one request; send a new key for a new request")
-    return row.status_code, row.response_body
+    return status_code, response_body
 
 
 def redact_secrets(body: str) -> str:
@@ -94,9 +103,8 @@ def redact_secrets(body: str) -> str:
 
 async def store(session: AsyncSession, scope: str, key: str, req_hash: str, status: int,
                 body: str, now_ms: int) -> None:
-    await session.execute(insert(IdempotencyKey).values(
-        scope=scope, key=key, request_hash=req_hash, status_code=status,
-        response_body=redact_secrets(body), created_ms=now_ms))
+    await _STORE.rows(session, {"scope": scope, "key": key, "request_hash": req_hash, "status_code": status,
+                                "response_body": redact_secrets(body), "created_ms": now_ms})
 
 
 async def purge(session: AsyncSession, older_than_ms: int) -> int:

@@ -54,24 +54,17 @@ class Prepared:
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple]:
         """Run in the session's transaction; the returned rows as tuples."""
-        connection = await session.connection()
-        dialect = connection.dialect
+        dialect, driver = await _driver_of(session)
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
         values = []
         for name in compiled.names:
             value = params[name] if name in params else compiled.constants[name]
             proc = compiled.binds.get(name)
             values.append(proc(value) if proc is not None and value is not None else value)
-        pooled = await connection.get_raw_connection()
-        driver: Any = pooled.driver_connection
         try:
             if dialect.name == "sqlite":
-                raw = driver._conn  # sqlite_inline: the sqlite3 connection itself
-                fetched: Sequence[Any] = raw.execute(compiled.sql, values).fetchall()
+                fetched: Sequence[Any] = driver.execute(compiled.sql, values).fetchall()
             else:
-                adapted: Any = pooled.dbapi_connection
-                if adapted._transaction is None:  # SQLAlchemy defers asyncpg's BEGIN to the first statement
-                    await adapted._start_transaction()
                 fetched = await driver.fetch(compiled.sql, *values)
         except DBAPIError:
             raise
@@ -87,6 +80,31 @@ class Prepared:
     async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> tuple | None:
         found = await self.rows(session, params)
         return found[0] if found else None
+
+
+async def _driver_of(session: AsyncSession) -> tuple[Dialect, Any]:
+    """The dialect and the driver's connection under the session's current transaction
+    (remembered for that transaction: looking it up costs two greenlet hand-offs). The
+    innermost transaction counts: ``session.connection()`` is what emits a savepoint's
+    SAVEPOINT, so a savepoint begun since must go through it, or its rollback would not
+    undo what ran here."""
+    sync = session.sync_session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    known = session.info.get("prepared.driver")
+    if known is not None and transaction is not None and known[0] is transaction:
+        return known[1], known[2]
+    connection = await session.connection()
+    pooled = await connection.get_raw_connection()
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        driver: Any = pooled.driver_connection._conn  # type: ignore[union-attr]  # sqlite_inline: sqlite3 itself
+    else:
+        adapted: Any = pooled.dbapi_connection
+        if adapted._transaction is None:  # SQLAlchemy defers asyncpg's BEGIN to the first statement
+            await adapted._start_transaction()
+        driver = pooled.driver_connection
+    session.info["prepared.driver"] = (sync.get_nested_transaction() or sync.get_transaction(), dialect, driver)
+    return dialect, driver
 
 
 def _is_driver_error(exc: Exception) -> bool:
