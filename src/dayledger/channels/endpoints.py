@@ -29,6 +29,16 @@ def op_for(request: Request, principal: Principal) -> Op:
     return Op(services(request).clock.now_ms(), principal.actor, idempotency_key(request))
 
 
+# First of the router: the hot path, matched before the other routes are tried.
+@router.post("/channels/{ChannelID}/extend", summary="Extend channel", operation_id="extendChannel",
+             response_model=ExtendReply, responses=error_responses(402, 404, 409))
+async def extend_channel(request: Request, ChannelID: ChannelID, body: ExtendRequest) -> Response:
+    async def fn(session: AsyncSession, principal: Principal) -> ExtendReply:
+        done = await service.extend(session, principal.require_partner(), ChannelID, body, op_for(request, principal))
+        return ExtendReply.of(done)
+    return await handle(request, fn, permission="channels", grouped=True)
+
+
 async def channel_list(request: Request, paging: PagingParams, *, project_id: str | None = None,
                        uid: str | None = None, **filters: Any) -> Response:
     async def fn(session: AsyncSession, principal: Principal) -> ChannelList:
@@ -144,15 +154,6 @@ async def restart_channel(request: Request, ChannelID: ChannelID) -> Response:
         await service.restart(session, principal.require_partner(), ChannelID, op_for(request, principal))
         return Success()
     return await handle(request, fn, permission="channels")
-
-
-@router.post("/channels/{ChannelID}/extend", summary="Extend channel", operation_id="extendChannel",
-             response_model=ExtendReply, responses=error_responses(402, 404, 409))
-async def extend_channel(request: Request, ChannelID: ChannelID, body: ExtendRequest) -> Response:
-    async def fn(session: AsyncSession, principal: Principal) -> ExtendReply:
-        done = await service.extend(session, principal.require_partner(), ChannelID, body, op_for(request, principal))
-        return ExtendReply.of(done)
-    return await handle(request, fn, permission="channels", grouped=True)
 
 
 @router.patch("/channels/{ChannelID}/mode", summary="Change channel mode", operation_id="changeChannelMode",
