@@ -7,7 +7,7 @@ import asyncio
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
@@ -77,6 +77,18 @@ def is_retryable(exc: DBAPIError) -> bool:
     return "database is locked" in str(orig)
 
 
+# What a group member will lock: a function that locks, in one global order, what all the
+# members of a group will lock, given their keys; and this member's key.
+Prelock = tuple[Callable[..., Awaitable[None]], Any]
+
+
+class _Member(NamedTuple):
+    fn: Callable[..., Awaitable[Any]]
+    args: tuple
+    future: asyncio.Future
+    prelock: Prelock | None
+
+
 class _MemberFailed(Exception):
     """A member of a group failed with the group's transaction shared: run it again with a
     savepoint per member."""
@@ -99,14 +111,20 @@ class GroupCommit:
         self.db = db
         self.max_batch = max_batch
         self.lanes = lanes
-        self._pending: deque[tuple[Callable[..., Awaitable[Any]], tuple, asyncio.Future]] = deque()
+        self._pending: deque[_Member] = deque()
         self._running = 0
         self.groups = 0  # transactions committed (for tests and metrics)
         self.members = 0
 
-    async def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    async def run(self, fn: Callable[..., Awaitable[T]], *args: Any, prelock: Prelock | None = None) -> T:
+        """``fn(session, *args)`` in the next group. ``prelock``: what the member will lock,
+        as ``(lock, key)``; on PostgreSQL a group of several first calls each ``lock`` once
+        with the keys of all its members, so that it takes its row locks in one global
+        order before any member runs. Without that, two groups running at once (two lanes,
+        two processes) could each hold a row the other's next member needs: a deadlock,
+        which PostgreSQL only breaks after deadlock_timeout (1 s)."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._pending.append((fn, args, future))
+        self._pending.append(_Member(fn, args, future, prelock))
         if self._running < self.lanes:
             self._running += 1
             asyncio.create_task(self._drain())
@@ -116,13 +134,13 @@ class GroupCommit:
         try:
             while self._pending:
                 group = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
-                group = [m for m in group if not m[2].cancelled()]
+                group = [m for m in group if not m.future.cancelled()]
                 if group:
                     await self._commit(group)
         finally:
             self._running -= 1
 
-    async def _commit(self, group: list[tuple[Callable[..., Awaitable[Any]], tuple, asyncio.Future]]) -> None:
+    async def _commit(self, group: list[_Member]) -> None:
         alone = len(group) == 1  # a failure is simply the transaction's: no savepoint needed
         savepoints = False
         attempt = 0
@@ -131,8 +149,11 @@ class GroupCommit:
             outcomes: list[tuple[bool, Any]] = []
             try:
                 async with self.db.sessions() as session, session.begin():
-                    for fn, args, _ in group:
-                        outcomes.append(await self._member(session, fn, args, alone=alone, savepoints=savepoints))
+                    if not alone and not self.db.is_sqlite:  # SQLite: one connection, nobody to deadlock with
+                        await self._prelock(session, group)
+                    for member in group:
+                        outcomes.append(await self._member(session, member.fn, member.args, alone=alone,
+                                                           savepoints=savepoints))
             except _MemberFailed:
                 savepoints = True
                 continue
@@ -179,9 +200,18 @@ class GroupCommit:
             return False, exc
 
     @staticmethod
-    def _settle(group: list[tuple[Callable[..., Awaitable[Any]], tuple, asyncio.Future]],
-                outcomes: list[tuple[bool, Any]]) -> None:
-        for (_, _, future), (ok, value) in zip(group, outcomes, strict=True):
+    async def _prelock(session: Any, group: list[_Member]) -> None:
+        keys: dict[Callable[..., Awaitable[None]], list[Any]] = {}
+        for member in group:
+            if member.prelock is not None:
+                keys.setdefault(member.prelock[0], []).append(member.prelock[1])
+        for lock, found in keys.items():
+            await lock(session, found)
+
+    @staticmethod
+    def _settle(group: list[_Member], outcomes: list[tuple[bool, Any]]) -> None:
+        for member, (ok, value) in zip(group, outcomes, strict=True):
+            future = member.future
             if future.done():
                 continue
             if isinstance(value, asyncio.CancelledError):
@@ -232,12 +262,12 @@ class Database:
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
         raise AssertionError("unreachable")
 
-    async def run_grouped(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    async def run_grouped(self, fn: Callable[..., Awaitable[T]], *args: Any, prelock: Prelock | None = None) -> T:
         """``run``, sharing a transaction with other grouped work that arrives meanwhile
-        (``GroupCommit``); without group commit, ``run``."""
+        (``GroupCommit.run``); without group commit, ``run``."""
         if self.group is None:
             return await self.run(fn, *args)
-        return await self.group.run(fn, *args)
+        return await self.group.run(fn, *args, prelock=prelock)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -3,8 +3,9 @@ idempotency, and the route class that reads bodies as JSON and checks the token 
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -15,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import idempotency
-from ..auth.service import Principal, authenticate
+from ..auth.service import Principal, authenticate, hash_token
+from ..ledger import channel_time
 from ..context import Services
 from ..errors import Forbidden, Unauthorized
 from ..replies import Reply
@@ -113,14 +115,19 @@ async def authorized(request: Request, fn: Handler, *, permission: str = "read")
 
 
 async def handle(request: Request, fn: Handler, *, permission: str, status: int = 200,
-                 grouped: bool = False) -> Response:
+                 grouped: Sequence[str] | None = None) -> Response:
     """Authenticate, authorize, run ``fn`` in one transaction and answer its reply; for
     mutating requests with an ``Idempotency-Key``, replay or record the answer in that
-    same transaction. ``grouped``: the transaction may be shared with other requests that
-    arrive meanwhile (group commit, ``db.GroupCommit``: one flush for all, each its own
-    answer or error), for the hot ledger writes."""
+    same transaction. ``grouped``: the channel ids a hot ledger write will extend; its
+    transaction may be shared with other requests that arrive meanwhile (group commit,
+    ``db.GroupCommit``: one flush for all, each its own answer or error), which lock those
+    channels and the token's partner first, in the global order."""
     svc = services(request)
-    run = svc.db.run_grouped if grouped else svc.db.run
+    if grouped is None:
+        run: Callable[..., Awaitable[Response]] = svc.db.run
+    else:
+        prelock = (channel_time.lock_in_order, (tuple(grouped), hash_token(raw_token(request) or "")))
+        run = functools.partial(svc.db.run_grouped, prelock=prelock)
     key = request.headers.get("idempotency-key") if request.method in MUTATING else None
     if key is None:
         async def work(session: AsyncSession) -> Response:

@@ -36,7 +36,7 @@ async def extend_channel(request: Request, ChannelID: ChannelID, body: ExtendReq
     async def fn(session: AsyncSession, principal: Principal) -> ExtendReply:
         done = await service.extend(session, principal.require_partner(), ChannelID, body, op_for(request, principal))
         return ExtendReply.of(done)
-    return await handle(request, fn, permission="channels", grouped=True)
+    return await handle(request, fn, permission="channels", grouped=[ChannelID])
 
 
 async def channel_list(request: Request, paging: PagingParams, *, project_id: str | None = None,
@@ -84,7 +84,7 @@ async def extend_channels(request: Request, body: BulkExtendRequest) -> Response
     async def fn(session: AsyncSession, principal: Principal) -> BulkExtendReply:
         done = await service.extend_many(session, principal.require_partner(), body, op_for(request, principal))
         return BulkExtendReply.of(done)
-    return await handle(request, fn, permission="channels", grouped=True)
+    return await handle(request, fn, permission="channels", grouped=[c.id for c in body.channels])
 
 
 @router.get("/channels/export.csv", summary="All channels as CSV, streamed", **CSV_REPLY)

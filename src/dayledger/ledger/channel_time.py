@@ -32,7 +32,7 @@ from sqlalchemy.sql.functions import GenericFunction
 from .. import events
 from ..clock import DAY_MS
 from ..errors import Conflict, Forbidden, NotFound
-from ..models import Channel, Event, LedgerEntry, Partner
+from ..models import ApiToken, Channel, Event, LedgerEntry, Partner
 from ..prepared import Prepared
 from .service import DEBIT, SYSTEM, Actor, Debit, Posted, low_balance_notice, post, post_debits, refuse
 
@@ -209,6 +209,22 @@ def _fused_extend() -> Any:
 
 
 _P_EXTEND_ONE, _P_FUSED_EXTEND = Prepared(_EXTEND_ONE), Prepared(_fused_extend())
+
+
+async def lock_in_order(session: AsyncSession, keys: Sequence[tuple[Sequence[str], str]]) -> None:
+    """A group of extensions (``db.GroupCommit``) takes its row locks before its members
+    run, in the order every writer uses: channels in id order, then partners in id order.
+    ``keys``: each member's channel ids and the SHA-256 of its token (whose partner it
+    will debit). Members then find their rows locked already, so two groups never hold
+    what the other waits for."""
+    channel_ids = sorted({cid for ids, _ in keys for cid in ids})
+    hashes = sorted({token_hash for _, token_hash in keys})
+    if channel_ids:
+        await session.execute(select(_c.id).where(_c.id.in_(channel_ids)).order_by(_c.id).with_for_update())
+    if hashes:
+        await session.execute(select(Partner.id).join(ApiToken, ApiToken.partner_id == Partner.id)
+                              .where(ApiToken.token_hash.in_(hashes)).order_by(Partner.id)
+                              .with_for_update(of=Partner))
 
 
 def _emit_extended(ch: ChannelTime, days: int, op: Op) -> dict:
