@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,16 @@ class BenchDB:
         elif self.path is not None:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
+
+
+@contextmanager
+def dropped_on_error(db: BenchDB):
+    """Drop ``db`` if what follows fails (a template whose seeding failed would stay behind)."""
+    try:
+        yield db
+    except BaseException:
+        db.drop()
+        raise
 
 
 def new_db(engine: str, label: str, template: str | None = None) -> BenchDB:

@@ -45,20 +45,21 @@ class ExpiringConfig:
 
 def seed_template(engine: str, cfg: ExpiringConfig) -> tuple[common.BenchDB, int]:
     db = common.new_db(engine, "expiring_tpl")
-    common.migrate(db)
-    now = int(time.time() * 1000)
-    partners = seed.make_partners(cfg.partners)
-    t = time.perf_counter()
+    with common.dropped_on_error(db):
+        common.migrate(db)
+        now = int(time.time() * 1000)
+        partners = seed.make_partners(cfg.partners)
+        t = time.perf_counter()
 
-    def till(i: int) -> int:
-        if i % cfg.due_every == 0:
-            return now + (1 + i % 71) * HOUR_MS  # ends within 1 to 71 hours: due
-        return now + (NOTICE_DAYS + 1 + i % 57) * seed.DAY_MS  # 4 to 60 days: not yet
+        def till(i: int) -> int:
+            if i % cfg.due_every == 0:
+                return now + (1 + i % 71) * HOUR_MS  # ends within 1 to 71 hours: due
+            return now + (NOTICE_DAYS + 1 + i % 57) * seed.DAY_MS  # 4 to 60 days: not yet
 
-    rows = seed.channel_rows(0, cfg.channels, lambda i: partners[i % cfg.partners], till, now - 60 * seed.DAY_MS)
-    seed.insert_all(db, partners, 1000, now, rows)
-    log(f"expiring on {engine}: seeded {cfg.channels:,} channels ({cfg.due:,} due) in {time.perf_counter() - t:.1f} s")
-    return db, now
+        rows = seed.channel_rows(0, cfg.channels, lambda i: partners[i % cfg.partners], till, now - 60 * seed.DAY_MS)
+        seed.insert_all(db, partners, 1000, now, rows)
+        log(f"expiring on {engine}: seeded {cfg.channels:,} channels ({cfg.due:,} due) in {time.perf_counter() - t:.1f} s")
+        return db, now
 
 
 def _send(procs, line: str = "go\n") -> None:

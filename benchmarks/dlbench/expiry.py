@@ -40,21 +40,22 @@ class ExpiryConfig:
 
 def seed_template(engine: str, cfg: ExpiryConfig) -> tuple[common.BenchDB, int]:
     db = common.new_db(engine, "expiry_tpl")
-    common.migrate(db)
-    now = int(time.time() * 1000)
-    partners = seed.make_partners(cfg.partners)
-    t = time.perf_counter()
+    with common.dropped_on_error(db):
+        common.migrate(db)
+        now = int(time.time() * 1000)
+        partners = seed.make_partners(cfg.partners)
+        t = time.perf_counter()
 
-    def till(i: int) -> int:
-        if i % cfg.due_every == 0:
-            return now - (1 + i % 97) * HOUR_MS  # ran out 1 to 97 hours ago
-        return now + (1 + i % 30) * seed.DAY_MS
+        def till(i: int) -> int:
+            if i % cfg.due_every == 0:
+                return now - (1 + i % 97) * HOUR_MS  # ran out 1 to 97 hours ago
+            return now + (1 + i % 30) * seed.DAY_MS
 
-    rows = seed.channel_rows(0, cfg.channels, lambda i: partners[i % cfg.partners], till,
-                             now - 60 * seed.DAY_MS)
-    seed.insert_all(db, partners, 1000, now, rows)
-    log(f"expiry on {engine}: seeded {cfg.channels:,} channels ({cfg.due:,} due) in {time.perf_counter() - t:.1f} s")
-    return db, now
+        rows = seed.channel_rows(0, cfg.channels, lambda i: partners[i % cfg.partners], till,
+                                 now - 60 * seed.DAY_MS)
+        seed.insert_all(db, partners, 1000, now, rows)
+        log(f"expiry on {engine}: seeded {cfg.channels:,} channels ({cfg.due:,} due) in {time.perf_counter() - t:.1f} s")
+        return db, now
 
 
 def copy_db(engine: str, tpl: common.BenchDB, label: str) -> common.BenchDB:

@@ -160,16 +160,17 @@ class RoleMeter:
 
 def seed_endpoints(engine: str, endpoints: int, port: int) -> tuple[common.BenchDB, list[seed.SeededPartner]]:
     db = common.new_db(engine, f"webhooks_tpl{endpoints}")
-    common.migrate(db)
-    now = int(time.time() * 1000)
-    partners = seed.make_partners(endpoints)
-    seed.insert_all(db, partners, 1000, now)
-    rows = [(endpoint_id(k), p.id, f"http://127.0.0.1:{port}{endpoint_path(k)}", '["*"]', "", endpoint_secret(k),
-             True, "api", None, now, now) for k, p in enumerate(partners)]
-    cols = ["id", "partner_id", "url", "events", "description", "secret", "enabled", "source", "disabled_reason",
-            "created_ms", "updated_ms"]
-    _insert(db, "webhook_endpoints", cols, rows)
-    return db, partners
+    with common.dropped_on_error(db):
+        common.migrate(db)
+        now = int(time.time() * 1000)
+        partners = seed.make_partners(endpoints)
+        seed.insert_all(db, partners, 1000, now)
+        rows = [(endpoint_id(k), p.id, f"http://127.0.0.1:{port}{endpoint_path(k)}", '["*"]', "", endpoint_secret(k),
+                 True, "api", None, now, now) for k, p in enumerate(partners)]
+        cols = ["id", "partner_id", "url", "events", "description", "secret", "enabled", "source", "disabled_reason",
+                "created_ms", "updated_ms"]
+        _insert(db, "webhook_endpoints", cols, rows)
+        return db, partners
 
 
 def copy_db(engine: str, tpl: common.BenchDB, label: str) -> common.BenchDB:
