@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from dayledger.channels.schemas import MAX_BULK_CHANNELS
+
 from .conftest import check_error, create_channel, extend_ok
 
 LONG = "x" * 201
@@ -81,7 +83,8 @@ CASES = {
                            422, "once"),
     "bulk empty list": ("POST", "/channels/extend", {"channels": [], "comment": "c"}, 422, "channels"),
     "bulk too many": ("POST", "/channels/extend",
-                      {"channels": [{"id": i, "days": 1} for i in bulk_ids(501)], "comment": "c"}, 422, "channels"),
+                      {"channels": [{"id": i, "days": 1} for i in bulk_ids(MAX_BULK_CHANNELS + 1)], "comment": "c"}, 422,
+                      "channels"),
     "bulk missing comment": ("POST", "/channels/extend", {"channels": [{"id": "{cid}", "days": 1}]}, 422, "comment"),
     "bulk days 0": ("POST", "/channels/extend", {"channels": [{"id": "{cid}", "days": 0}], "comment": "c"}, 422,
                     "days"),
