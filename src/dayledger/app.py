@@ -4,6 +4,7 @@ the in-process worker."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -47,6 +48,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Everything built so far (modules, routes, SQLAlchemy's tables and compiled
+        # statements) lives as long as the process: out of the cyclic collector's sight, a
+        # full collection no longer walks it. Measured: a full collection under load
+        # paused every request for 130 ms (the p99 of the extend benchmark).
+        gc.collect()
+        gc.freeze()
         task = None
         if run_worker:
             from .worker import run_forever
