@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["full", "extra", "normal"] = "full"
     pg_synchronous_commit: Literal["on", "remote_apply", "remote_write", "local", "off", "server"] = "on"
     # Group commit (db.GroupCommit): extensions that arrive together share one transaction
-    # and one flush; at most group_commit_max per transaction, group_commit_lanes
-    # transactions at a time per process on PostgreSQL (SQLite: one).
+    # and one flush; at most group_commit_max per transaction; on PostgreSQL the partners'
+    # tokens are spread over group_commit_lanes lanes, one transaction at a time each
+    # (SQLite: one lane).
     group_commit: bool = True
     group_commit_max: int = Field(default=100, ge=1, le=10_000)
     group_commit_lanes: int = Field(default=2, ge=1, le=64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
@@ -105,40 +106,49 @@ class GroupCommit:
     (deadlock, serialization, a busy SQLite file) retries the whole group. Results are
     handed out only after the commit returned: an answer is never sent for a write that
     is not on disk. Members must be safe to run again (as ``Database.run`` requires).
+
+    Work is spread over ``lanes`` by a key (the caller's token: one partner's work stays
+    in one lane), one group at a time per lane: groups in different lanes touch different
+    partners and run side by side without waiting for each other's locks, while one
+    partner's requests still share transactions. SQLite has one lane (one connection).
     """
 
     def __init__(self, db: Database, *, max_batch: int, lanes: int) -> None:
         self.db = db
         self.max_batch = max_batch
         self.lanes = lanes
-        self._pending: deque[_Member] = deque()
-        self._running = 0
+        self._pending: list[deque[_Member]] = [deque() for _ in range(lanes)]
+        self._running = [False] * lanes
         self.groups = 0  # transactions committed (for tests and metrics)
         self.members = 0
 
-    async def run(self, fn: Callable[..., Awaitable[T]], *args: Any, prelock: Prelock | None = None) -> T:
-        """``fn(session, *args)`` in the next group. ``prelock``: what the member will lock,
-        as ``(lock, key)``; on PostgreSQL a group of several first calls each ``lock`` once
-        with the keys of all its members, so that it takes its row locks in one global
-        order before any member runs. Without that, two groups running at once (two lanes,
-        two processes) could each hold a row the other's next member needs: a deadlock,
-        which PostgreSQL only breaks after deadlock_timeout (1 s)."""
+    async def run(self, fn: Callable[..., Awaitable[T]], *args: Any, prelock: Prelock | None = None,
+                  lane_key: str = "") -> T:
+        """``fn(session, *args)`` in the next group of the lane of ``lane_key``. ``prelock``:
+        what the member will lock, as ``(lock, key)``; on PostgreSQL a group of several
+        first calls each ``lock`` once with the keys of all its members, so that it takes
+        its row locks in one global order before any member runs. Without that, two groups
+        running at once (two processes, or one partner's two tokens in two lanes) could
+        each hold a row the other's next member needs: a deadlock, which PostgreSQL only
+        breaks after deadlock_timeout (1 s)."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._pending.append(_Member(fn, args, future, prelock))
-        if self._running < self.lanes:
-            self._running += 1
-            asyncio.create_task(self._drain())
+        lane = zlib.crc32(lane_key.encode()) % self.lanes
+        self._pending[lane].append(_Member(fn, args, future, prelock))
+        if not self._running[lane]:
+            self._running[lane] = True
+            asyncio.create_task(self._drain(lane))
         return await future
 
-    async def _drain(self) -> None:
+    async def _drain(self, lane: int) -> None:
+        pending = self._pending[lane]
         try:
-            while self._pending:
-                group = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
+            while pending:
+                group = [pending.popleft() for _ in range(min(self.max_batch, len(pending)))]
                 group = [m for m in group if not m.future.cancelled()]
                 if group:
                     await self._commit(group)
         finally:
-            self._running -= 1
+            self._running[lane] = False
 
     async def _commit(self, group: list[_Member]) -> None:
         alone = len(group) == 1  # a failure is simply the transaction's: no savepoint needed
@@ -262,12 +272,13 @@ class Database:
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
         raise AssertionError("unreachable")
 
-    async def run_grouped(self, fn: Callable[..., Awaitable[T]], *args: Any, prelock: Prelock | None = None) -> T:
+    async def run_grouped(self, fn: Callable[..., Awaitable[T]], *args: Any, prelock: Prelock | None = None,
+                          lane_key: str = "") -> T:
         """``run``, sharing a transaction with other grouped work that arrives meanwhile
         (``GroupCommit.run``); without group commit, ``run``."""
         if self.group is None:
             return await self.run(fn, *args)
-        return await self.group.run(fn, *args, prelock=prelock)
+        return await self.group.run(fn, *args, prelock=prelock, lane_key=lane_key)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

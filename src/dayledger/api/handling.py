@@ -126,8 +126,9 @@ async def handle(request: Request, fn: Handler, *, permission: str, status: int 
     if grouped is None:
         run: Callable[..., Awaitable[Response]] = svc.db.run
     else:
-        prelock = (channel_time.lock_in_order, (tuple(grouped), hash_token(raw_token(request) or "")))
-        run = functools.partial(svc.db.run_grouped, prelock=prelock)
+        token_hash = hash_token(raw_token(request) or "")
+        prelock = (channel_time.lock_in_order, (tuple(grouped), token_hash))
+        run = functools.partial(svc.db.run_grouped, prelock=prelock, lane_key=token_hash)
     key = request.headers.get("idempotency-key") if request.method in MUTATING else None
     if key is None:
         async def work(session: AsyncSession) -> Response:
