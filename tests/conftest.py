@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import socket
+import subprocess
 import sys
 import ssl
 import threading
@@ -336,3 +338,53 @@ def scratch_db(db_url, tmp_path):
     if db_url.startswith("postgresql"):
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
+
+
+# A real `dayledger serve` process (the crash and group commit tests kill it).
+def dayledger_env(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAYLEDGER_")}
+    env.update(DAYLEDGER_DATABASE_URL=plain_url(db_url), DAYLEDGER_DATA_DIR=str(tmp_path / "data"),
+               DAYLEDGER_LOG_LEVEL="warning", **extra)
+    return env
+
+
+class ServerProcess:
+    """``dayledger serve --no-worker`` as a child process on a free port."""
+
+    def __init__(self, db_url: str, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([str(SCRIPT), "serve", "--no-worker", "--port", str(self.port)],
+                                     env=dayledger_env(db_url, tmp_path), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, "dayledger serve exited"
+            try:
+                httpx.get(f"{self.url}/openapi.json", timeout=1)
+                return
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "dayledger serve did not start"
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
+@pytest.fixture
+def serve(db_url, tmp_path):
+    started: list[ServerProcess] = []
+
+    def start() -> ServerProcess:
+        started.append(ServerProcess(db_url, tmp_path))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop()

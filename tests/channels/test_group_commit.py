@@ -9,8 +9,6 @@ import asyncio
 import secrets
 import time
 
-import pytest
-
 from dayledger.db import Database, GroupCommit
 from dayledger.errors import InsufficientBalance
 
@@ -43,7 +41,7 @@ def test_200_extends_against_120_days_give_exactly_120_each_its_own_entry(app, b
         "WHERE e.partner_id = :p AND e.type = 'extend'", p=p.id)}
     assert len(entries) == 120
     seen = set()
-    for (method, path, body), r in zip(requests, responses, strict=True):
+    for (_, path, body), r in zip(requests, responses, strict=True):
         if r.status_code != 200:
             continue
         got = r.json()
@@ -180,17 +178,3 @@ def _metric(text: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
-
-
-@pytest.fixture
-def serve(db_url, tmp_path):
-    from test_crash import ServerProcess
-    started: list[ServerProcess] = []
-
-    def start() -> ServerProcess:
-        started.append(ServerProcess(db_url, tmp_path))
-        return started[-1]
-
-    yield start
-    for s in started:
-        s.stop()

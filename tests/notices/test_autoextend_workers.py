@@ -16,7 +16,7 @@ import pytest
 
 from conftest import SCRIPT
 from dayledger.clock import DAY_MS
-from test_crash import dayledger_env
+from conftest import dayledger_env
 
 HOUR_MS = 3_600_000
 

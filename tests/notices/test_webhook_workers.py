@@ -12,7 +12,7 @@ import time
 from conftest import SCRIPT
 from dayledger.events import emit
 from notices.receiver import Receiver
-from test_crash import dayledger_env
+from conftest import dayledger_env
 
 WORKER_ENV = dict(DAYLEDGER_WEBHOOK_ALLOW_PRIVATE="true", DAYLEDGER_WORKER_INTERVAL_SECONDS="0.1",
                   DAYLEDGER_WEBHOOK_RUN_SECONDS="1", DAYLEDGER_WEBHOOK_CONNECT_TIMEOUT_SECONDS="1",
