@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from conftest import SCRIPT
+from conftest import dayledger_env, SCRIPT
 from dayledger.clock import DAY_MS
-from conftest import dayledger_env
 
 HOUR_MS = 3_600_000
 

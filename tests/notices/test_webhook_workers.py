@@ -9,10 +9,9 @@ import signal
 import subprocess
 import time
 
-from conftest import SCRIPT
+from conftest import dayledger_env, SCRIPT
 from dayledger.events import emit
 from notices.receiver import Receiver
-from conftest import dayledger_env
 
 WORKER_ENV = dict(DAYLEDGER_WEBHOOK_ALLOW_PRIVATE="true", DAYLEDGER_WORKER_INTERVAL_SECONDS="0.1",
                   DAYLEDGER_WEBHOOK_RUN_SECONDS="1", DAYLEDGER_WEBHOOK_CONNECT_TIMEOUT_SECONDS="1",
