@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
@@ -69,9 +69,10 @@ class Prepared:
         except DBAPIError:
             raise
         except Exception as exc:
-            if not _is_driver_error(exc):
+            error = _error_class(exc)
+            if error is None:
                 raise
-            raise DBAPIError(compiled.sql, values, exc) from exc
+            raise error(compiled.sql, values, exc) from exc
         procs = compiled.results
         if not any(procs):
             return [tuple(row) for row in fetched]
@@ -107,12 +108,16 @@ async def _driver_of(session: AsyncSession) -> tuple[Dialect, Any]:
     return dialect, driver
 
 
-def _is_driver_error(exc: Exception) -> bool:
+def _error_class(exc: Exception) -> type[DBAPIError] | None:
+    """The SQLAlchemy exception SQLAlchemy would raise for this driver error (an
+    IntegrityError for a unique violation, which callers catch), or None: not the driver's."""
     import sqlite3
-    if isinstance(exc, sqlite3.Error):
-        return True
-    try:
-        import asyncpg
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
-        return False
-    return isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError)
+
+    import asyncpg
+    if isinstance(exc, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError
+    if isinstance(exc, sqlite3.OperationalError):
+        return OperationalError
+    if isinstance(exc, sqlite3.Error | asyncpg.PostgresError | asyncpg.InterfaceError):
+        return DBAPIError
+    return None

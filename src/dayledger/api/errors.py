@@ -25,6 +25,7 @@ ERROR_DESCRIPTIONS = {
     403: "Forbidden: token scope or kind, a suspended partner, another partner's account, or a rule",
     404: "Not found (or another partner's)",
     409: "Conflict with the current state, or a request with this Idempotency-Key still running",
+    413: "Request body larger than the route accepts; nothing was changed",
     422: "Invalid request: body, path or query parameters, or an Idempotency-Key reused with another body",
     429: "Too many requests; see Retry-After",
     500: "Internal error",
