@@ -13,7 +13,7 @@ from dayledger.db import Database, GroupCommit
 from dayledger.errors import InsufficientBalance
 
 from conftest import new_client
-from test_crash import start_clients
+from test_crash import funded_partner, start_clients
 
 from .conftest import DAY, check_error, create_channel
 from .test_concurrency import extend_request, send_all
@@ -126,10 +126,7 @@ def test_server_killed_during_groups_loses_no_acknowledged_extend(serve, operato
     with its key on a new server applies each exactly once."""
     first = serve()
     name = f"gc-crash-{secrets.token_hex(4)}"
-    with new_client(first.url, operator_token) as op:
-        assert op.post("/admin/partners", json={"name": name, "email": "g@example.com"}).status_code == 201
-        assert op.post(f"/admin/partners/{name}/credit", json={"days": 5_000, "comment": "funds"}).status_code == 200
-        token = op.post(f"/admin/partners/{name}/tokens", json={"name": "t", "scope": "full"}).json()["token"]
+    token = funded_partner(first.url, operator_token, name, 5_000)
     with new_client(first.url, token) as p:
         channels = [p.put("/channels", json={"name": f"c{i}", "projectId": "default"}).json()["id"] for i in range(8)]
     work = [(f"{name}-{i}", channels[i % len(channels)]) for i in range(1_500)]

@@ -14,7 +14,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from types import SimpleNamespace
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from conftest import REPO, check_error, new_client, plain_url
+from test_crash import start_clients
 
 DAY = 86_400_000
 
@@ -136,33 +136,6 @@ def test_concurrent_extends_across_two_api_hosts(layout, operator_token, db, ass
     assert_ledger_sound()
 
 
-def _clients(url: str, token: str, work: list[tuple[str, str]], n: int):
-    """``n`` threads sending each (key, channel) of ``work`` once: the answers of dayledger
-    by key, and the keys that got none (the connection broke, or HAProxy answered 502)."""
-    answered: dict[str, httpx.Response] = {}
-    lost: list[str] = []
-    lock = threading.Lock()
-
-    def client(part: list[tuple[str, str]]) -> None:
-        with new_client(url, token) as c:
-            for key, channel in part:
-                try:
-                    r = c.post(f"/channels/{channel}/extend", json={"days": 1, "comment": "crash test"},
-                               headers={"Idempotency-Key": key})
-                except httpx.TransportError:
-                    r = None
-                with lock:
-                    if r is not None and from_dayledger(r):
-                        answered[key] = r
-                    else:
-                        lost.append(key)
-
-    threads = [threading.Thread(target=client, args=(work[k::n],)) for k in range(n)]
-    for t in threads:
-        t.start()
-    return threads, answered, lost
-
-
 def _retry(url: str, token: str, key: str, channel: str) -> httpx.Response:
     """The client's retry of an unanswered request: the same key, until dayledger answers
     (409 while another host still holds the key: try again)."""
@@ -185,7 +158,7 @@ def test_api_host_killed_mid_load_applies_each_key_once(layout, operator_token, 
     channels = make_channels(layout.url, p, 10)
     work = [(f"hosts-{p.name}-{i}", channels[i % len(channels)]) for i in range(400)]
     clients = 12
-    threads, answered, lost = _clients(layout.url, p.token, work, clients)
+    threads, answered, lost = start_clients(layout.url, p.token, work, clients, answered_if=from_dayledger)
     deadline = time.monotonic() + 120
     while len(answered) < 100:  # well into the load, on both hosts
         assert time.monotonic() < deadline and all(t.is_alive() for t in threads), "the load did not start"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import (BigInteger, ColumnElement, Numeric, String, Table, bindparam, case, exists, false, func, insert,
                         literal, select, true, update)
@@ -239,15 +239,20 @@ async def extend(session: AsyncSession, partner_id: str, channel_id: str, days: 
     if session.get_bind().dialect.name == "postgresql":
         return await _extend_in_one(session, partner_id, channel_id, days, comment, op, amount, currency)
     row = await _P_EXTEND_ONE.first(session, {"cid": channel_id, "pid": partner_id, "now": op.now, "days": days})
-    if row is None:  # not there, or a sandbox: say which
-        await _lock(session, partner_id, [channel_id])
-        raise AssertionError(f"channel {channel_id} is payable but was not updated")  # pragma: no cover
+    if row is None:
+        await _not_extended(session, partner_id, channel_id)
     ch = ChannelTime(*row)
     await events.emit_one(session, _emit_extended(ch, days, op))
     posted = await post(session, partner_id=partner_id, type="extend", balance_delta=-days, days=days,
                         channel_id=ch.id, channel_days=days, comment=comment, amount=amount, currency=currency,
                         actor=op.actor, now_ms=op.now, idempotency_key=op.key, active_till_after_ms=ch.active_till_ms)
     return Extended(ch, days, posted)
+
+
+async def _not_extended(session: AsyncSession, partner_id: str, channel_id: str) -> NoReturn:
+    """The extension's update found no row: say why (404: not there; 409: a sandbox)."""
+    await _lock(session, partner_id, [channel_id])
+    raise AssertionError(f"channel {channel_id} is payable but was not updated")  # pragma: no cover
 
 
 async def _extend_in_one(session: AsyncSession, partner_id: str, channel_id: str, days: int, comment: str, op: Op,
@@ -257,9 +262,8 @@ async def _extend_in_one(session: AsyncSession, partner_id: str, channel_id: str
         "cid": channel_id, "pid": partner_id, "now": op.now, "days": days, "delta": -days, "entry_comment": comment,
         "entry_amount": amount, "entry_currency": currency, "entry_actor_type": op.actor.type,
         "entry_actor_id": op.actor.id, "entry_key": op.key})
-    if row is None:  # not there, or a sandbox: say which
-        await _lock(session, partner_id, [channel_id])
-        raise AssertionError(f"channel {channel_id} is payable but was not updated")  # pragma: no cover
+    if row is None:
+        await _not_extended(session, partner_id, channel_id)
     ch = ChannelTime(*row[:len(_TIME)])
     balance, days_limit, alerted, entry_id = row[len(_TIME):]
     if balance is None:  # the statement's channel update is rolled back with the transaction
